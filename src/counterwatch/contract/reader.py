@@ -1,0 +1,157 @@
+"""Read one input table of a workspace as it was exported, whatever its format.
+
+The reader does no validation beyond what it takes to get rows out of the file:
+CSV and JSON Lines values come back as strings (lists in JSON Lines as JSON text),
+Parquet columns keep their physical types. ``validate`` turns that into the
+contract's types. Every row gets ``__row``, its 1-based position in the file, so a
+problem can be reported where the user can find it.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from counterwatch.errors import InputError
+from counterwatch.workspace import Workspace
+
+ROW = "__row"
+_JSON_KEY_SAMPLE = 10_000  # lines scanned for JSON Lines keys; spec columns are always read
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A table as read: original values, plus ``__row``."""
+
+    name: str
+    path: Path
+    fmt: str
+    table: pa.Table
+
+    @property
+    def columns(self) -> list[str]:
+        return [c for c in self.table.column_names if c != ROW]
+
+
+def find_table_file(ws: Workspace, table: str, *, required: bool) -> Path | None:
+    """The one file holding ``table``, or ``None`` when an optional table is absent."""
+    files = ws.table_files(table)
+    if len(files) > 1:
+        names = ", ".join(f.name for f in files)
+        raise InputError(f"table '{table}' has {len(files)} files in {ws.root} ({names}): keep exactly one")
+    if not files:
+        if required:
+            raise InputError(
+                f"required table '{table}' is missing: put {table}.parquet, {table}.csv or {table}.jsonl in {ws.root}"
+            )
+        return None
+    return files[0]
+
+
+def read_raw(path: Path, name: str, expected_columns: list[str] | tuple[str, ...] = ()) -> RawTable:
+    """Read ``path`` (format from its extension) into a ``RawTable``; unreadable files raise ``InputError``."""
+    fmt = path.suffix.lstrip(".")
+    reader = {"parquet": _read_parquet, "csv": _read_csv, "jsonl": _read_jsonl}.get(fmt)
+    if reader is None:
+        raise InputError(f"{path}: unknown format '.{fmt}' (use .parquet, .csv or .jsonl)")
+    table = reader(path, list(expected_columns))
+    rows = pa.array(range(1, table.num_rows + 1), pa.int64())
+    return RawTable(name, path, fmt, table.append_column(ROW, rows))
+
+
+def _read_parquet(path: Path, expected: list[str]) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
+
+
+def _csv_header(path: Path) -> list[str]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader(fh), None)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: line 1 is not UTF-8 ({exc.reason})") from exc
+    if not header:
+        raise InputError(f"{path}: line 1 should be a header row naming the columns, but the file is empty")
+    return header
+
+
+def _read_csv(path: Path, expected: list[str]) -> pa.Table:
+    header = _csv_header(path)
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise InputError(f"{path}: line 1 names column(s) {', '.join(dupes)} more than once")
+    convert = pacsv.ConvertOptions(
+        column_types={h: pa.string() for h in header},
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+        null_values=[],
+    )
+    try:
+        return pacsv.read_csv(path, convert_options=convert)
+    except pa.ArrowInvalid as exc:
+        raise InputError(f"{path}: {_describe_csv_error(str(exc))}") from exc
+
+
+def _describe_csv_error(message: str) -> str:
+    # Arrow says e.g. "CSV parse error: Row #12: Expected 7 columns, got 8: ..."; row 1 is the header.
+    m = re.search(r"Row #(\d+): (.*)", message)
+    if m:
+        return f"line {m.group(1)}: {m.group(2)[:200]}"
+    if "UTF8" in message or "utf8" in message.lower():
+        return f"not valid UTF-8 ({message[:200]})"
+    return message[:300]
+
+
+def _read_jsonl(path: Path, expected: list[str]) -> pa.Table:
+    keys = dict.fromkeys(expected)
+    with path.open("rb") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if lineno > _JSON_KEY_SAMPLE:
+                break
+            _parse_json_line(path, lineno, line, keys)
+    schema = {k: pl.String for k in keys}
+    try:
+        df = pl.read_ndjson(path, schema=schema, ignore_errors=False)
+    except Exception as exc:  # polars raises several error types for bad JSON; locate the line ourselves
+        _find_bad_json_line(path)
+        raise InputError(f"{path}: not valid JSON Lines ({str(exc)[:200]})") from exc
+    return df.to_arrow().cast(pa.schema([(k, pa.string()) for k in keys]))
+
+
+def _parse_json_line(path: Path, lineno: int, line: bytes, keys: dict[str, None]) -> None:
+    if not line.strip():
+        return
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"{path}: line {lineno} is not valid JSON ({exc})") from exc
+    if not isinstance(obj, dict):
+        raise InputError(f"{path}: line {lineno} should be a JSON object, found {type(obj).__name__}")
+    keys.update(dict.fromkeys(obj))
+
+
+def _find_bad_json_line(path: Path) -> None:
+    with path.open("rb") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            _parse_json_line(path, lineno, line, {})
+
+
+def raw_value_to_json(value: object) -> object:
+    """A raw cell as it should appear in ``quarantine/*.jsonl``: lists stay lists, other values as read."""
+    if isinstance(value, str) and value[:1] == "[":
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+        return parsed if isinstance(parsed, list) else value
+    return value

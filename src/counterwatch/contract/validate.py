@@ -1,0 +1,357 @@
+"""Validate a workspace against the data contract and write what later stages read.
+
+For each input table, in reference order, one SQL query types every column and
+collects every reason a row is bad. Good rows go to ``out/tables/<table>.parquet``
+(``brands.json`` for the registry) in the contract's types; bad rows go to
+``quarantine/<table>.jsonl`` with their reasons. Rows that reference a quarantined
+row are quarantined too, so every later stage sees a consistent set of tables.
+Invariant: for every table, rows read = rows valid + rows quarantined.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+import pycountry
+
+from counterwatch import __version__
+from counterwatch.config import Settings, load_settings
+from counterwatch.contract.brands import check_brand, read_brands_file
+from counterwatch.contract.checks import Check, column_sql, q
+from counterwatch.contract.reader import ROW, RawTable, find_table_file, raw_value_to_json, read_raw
+from counterwatch.contract.schema import ALL_TABLES, BRANDS, TABLES, TableSpec
+from counterwatch.contract.writer import write_json
+from counterwatch.errors import InputError
+from counterwatch.workspace import Workspace, atomic_path
+
+REPORT_FILE = "validation.json"
+_QUOTED = re.compile(r"'[^']*'")
+Progress = Callable[[str], None]
+
+
+@dataclass
+class TableReport:
+    table: str
+    file: str | None  # None: an optional table that is absent
+    rows_read: int = 0
+    rows_valid: int = 0
+    rows_quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)  # reason code -> rows
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ValidationReport:
+    workspace: str
+    base_currency: str
+    tables: dict[str, TableReport]
+    inputs: dict[str, Any]  # fingerprint of the inputs the report was made from
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(t.rows_quarantined for t in self.tables.values())
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every row is valid, 1 when rows went to quarantine."""
+        return 1 if self.rows_quarantined else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"counterwatch": __version__, **asdict(self)}
+
+
+def input_fingerprint(ws: Workspace, settings: Settings) -> dict[str, Any]:
+    """What the validated tables depend on: each input file's name, size and mtime, and the settings."""
+    files = {}
+    for name in ALL_TABLES:
+        candidates = [ws.root / "brands.json"] if name == BRANDS else ws.table_files(name)
+        for path in candidates:
+            if path.is_file():
+                st = path.stat()
+                files[path.name] = [st.st_size, st.st_mtime_ns]
+    settings_hash = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()[:16]
+    return {"files": files, "settings": settings_hash, "counterwatch": __version__}
+
+
+def _iso_sets(con: duckdb.DuckDBPyConnection) -> None:
+    sets = {
+        "iso_country": [c.alpha_2 for c in pycountry.countries],
+        "iso_region": [s.code.upper() for s in pycountry.subdivisions],
+        "iso_currency": [c.alpha_3 for c in pycountry.currencies],
+    }
+    for name, values in sets.items():
+        con.register(f"_{name}", pa.table({"v": values}))
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT DISTINCT v FROM _{name}")
+        con.unregister(f"_{name}")
+
+
+class _Validator:
+    def __init__(self, ws: Workspace, settings: Settings, progress: Progress | None):
+        self.ws = ws
+        self.settings = settings
+        self.base = settings.workspace.base_currency
+        self.progress = progress or (lambda _msg: None)
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+        _iso_sets(self.con)
+        self.reports: dict[str, TableReport] = {}
+        self.quarantined: dict[str, list[dict[str, Any]]] = {}
+
+    # -- sets used by the checks -------------------------------------------------------------
+    def _sets(self, spec: TableSpec) -> dict[str, str]:
+        sets = {"country": "iso_country", "region": "iso_region"}
+        sets["currency"] = "iso_currency" if spec.name == "fx_rates" else "known_currency"
+        for col in spec.columns:
+            if col.references:
+                parent = col.references.split(".")[0]
+                sets["ref:" + col.references] = f"valid_ids_{parent}"
+                sets["all:" + col.references] = f"all_ids_{parent}"
+        return sets
+
+    def _register_ids(self, table: str, all_ids: str, valid_ids: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE all_ids_{table} AS {all_ids}")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE valid_ids_{table} AS {valid_ids}")
+
+    # -- tabular inputs -------------------------------------------------------------------------
+    def table(self, spec: TableSpec) -> None:
+        path = find_table_file(self.ws, spec.name, required=spec.required)
+        if path is None:
+            self.reports[spec.name] = TableReport(spec.name, None)
+            empty = pa.table({c.name: pa.array([], c.arrow_type) for c in spec.columns})
+            self.con.register(f"empty_{spec.name}", empty)
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE valid_{spec.name} AS SELECT * FROM empty_{spec.name}")
+            if spec.id_column:
+                none = "SELECT CAST(NULL AS VARCHAR) AS v WHERE false"
+                self._register_ids(spec.name, none, none)
+            self._after_table(spec)
+            return
+        self.progress(f"checking {path.name}")
+        raw = read_raw(path, spec.name, [c.name for c in spec.columns])
+        missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
+        if missing:
+            raise InputError(
+                f"{path}: required column(s) {', '.join(missing)} missing "
+                f"(columns found: {', '.join(raw.columns) or 'none'})"
+            )
+        self.con.register(f"raw_{spec.name}", raw.table)
+        self.con.execute(self._check_sql(spec, raw))
+        self.con.unregister(f"raw_{spec.name}")
+        chk = f"chk_{spec.name}"
+        out_cols = [c.name for c in spec.columns] + [c for c in raw.columns if c not in spec._by_name]
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE valid_{spec.name} AS SELECT {', '.join(q(c) for c in out_cols)} "
+            f"FROM {chk} WHERE len(__reasons) = 0 ORDER BY {ROW}"
+        )
+        if spec.id_column:
+            sid = q("__s_" + spec.id_column)
+            self._register_ids(
+                spec.name,
+                f"SELECT DISTINCT {sid} AS v FROM {chk} WHERE {sid} <> ''",
+                f"SELECT {q(spec.id_column)} AS v FROM valid_{spec.name}",
+            )
+        self._report(spec, raw, path)
+        self._after_table(spec)
+
+    def _after_table(self, spec: TableSpec) -> None:
+        if spec.name == "fx_rates":  # currencies of every later table must have a rate, or be the base
+            self.con.execute(
+                "CREATE OR REPLACE TEMP TABLE known_currency AS "
+                "SELECT currency AS v FROM valid_fx_rates UNION SELECT ? AS v",
+                [self.base],
+            )
+
+    def _check_sql(self, spec: TableSpec, raw: RawTable) -> str:
+        raw_types = {f.name: f.type for f in raw.table.schema}
+        sets = self._sets(spec)
+        stage1: dict[str, str] = {}
+        values: dict[str, str] = {}
+        checks: list[Check] = []
+        for col in spec.columns:
+            csql = column_sql(col, raw_types.get(col.name), sets)
+            stage1.update(csql.stage1)
+            values[col.name] = csql.value
+            checks.extend(csql.checks)
+        extras = [c for c in raw.columns if c not in spec._by_name]
+        window = ""
+        if spec.id_column:
+            sid = q("__s_" + spec.id_column)
+            window = f", min({ROW}) OVER (PARTITION BY {sid}) AS __first"
+            checks.append(
+                Check(
+                    f"{sid} <> '' AND __first < {ROW}",
+                    f"{spec.id_column}: duplicate",
+                    f"'{spec.id_column}: duplicate ''' || {sid} || ''' (first at row ' || __first || ')'",
+                )
+            )
+        s1 = ", ".join([ROW] + [f"{expr} AS {q(name)}" for name, expr in stage1.items()] + [q(c) for c in extras])
+        reasons = ", ".join(f"CASE WHEN {c.condition} THEN {c.message} END" for c in checks)
+        codes = ", ".join(f"CASE WHEN {c.condition} THEN '{c.code}' END" for c in checks)
+        helpers = ", ".join(q(n) for n in stage1)
+        cols = ", ".join([f"{expr} AS {q(name)}" for name, expr in values.items()] + [q(c) for c in extras])
+        return (
+            f"CREATE OR REPLACE TEMP TABLE chk_{spec.name} AS "
+            f"WITH s1 AS (SELECT {s1} FROM raw_{spec.name}), "
+            f"s2 AS (SELECT *{window} FROM s1) "
+            f"SELECT {ROW}, {helpers}, {cols}, "
+            f"list_filter([{reasons}], lambda x: x IS NOT NULL) AS __reasons, "
+            f"list_filter([{codes}], lambda x: x IS NOT NULL) AS __codes "
+            f"FROM s2"
+        )
+
+    def _report(self, spec: TableSpec, raw: RawTable, path: Path) -> None:
+        chk = f"chk_{spec.name}"
+        rep = TableReport(spec.name, path.name, rows_read=raw.table.num_rows)
+        rep.rows_quarantined = self.con.execute(f"SELECT count(*) FROM {chk} WHERE len(__reasons) > 0").fetchone()[0]
+        rep.rows_valid = rep.rows_read - rep.rows_quarantined
+        rep.reasons = dict(
+            self.con.execute(
+                f"SELECT code, count(*) FROM (SELECT unnest(__codes) AS code FROM {chk}) GROUP BY code ORDER BY 2 DESC, 1"
+            ).fetchall()
+        )
+        if rep.rows_quarantined:
+            id_expr = q("__s_" + spec.id_column) if spec.id_column else "NULL"
+            bad = self.con.execute(
+                f"SELECT {ROW}, {id_expr}, __reasons FROM {chk} WHERE len(__reasons) > 0 ORDER BY {ROW}"
+            ).fetchall()
+            rows = raw.table.drop_columns([ROW]).take(pa.array([r[0] - 1 for r in bad], pa.int64())).to_pylist()
+            self.quarantined[spec.name] = [
+                {
+                    "row_number": row_number,
+                    "id": row_id or None,
+                    "row": {k: raw_value_to_json(v) for k, v in row.items()},
+                    "reasons": reasons,
+                }
+                for (row_number, row_id, reasons), row in zip(bad, rows, strict=True)
+            ]
+        self.reports[spec.name] = rep
+
+    # -- brands.json ----------------------------------------------------------------------------
+    def brands(self) -> list[dict[str, Any]]:
+        path = self.ws.root / "brands.json"
+        if not path.is_file():
+            raise InputError(f"required table 'brands' is missing: put brands.json in {self.ws.root}")
+        self.progress(f"checking {path.name}")
+        data = read_brands_file(path)
+        known = {r[0] for r in self.con.execute("SELECT v FROM known_currency").fetchall()}
+        stores = {r[0] for r in self.con.execute("SELECT v FROM valid_ids_stores").fetchall()}
+        rep = TableReport(BRANDS, path.name, rows_read=len(data))
+        valid: list[dict[str, Any]] = []
+        first_row: dict[str, int] = {}
+        bad: list[dict[str, Any]] = []
+        codes: Counter[str] = Counter()
+        for row_number, obj in enumerate(data, start=1):
+            brand, reasons = check_brand(obj, known)
+            if brand is not None and brand.brand_id in first_row:
+                reasons = [f"brand_id: duplicate '{brand.brand_id}' (first at row {first_row[brand.brand_id]})"]
+            if reasons:
+                raw_id = obj.get("brand_id") if isinstance(obj, dict) else None
+                bad.append({"row_number": row_number, "id": raw_id or None, "row": obj, "reasons": reasons})
+                codes.update(_reason_code(r) for r in reasons)
+                continue
+            assert brand is not None
+            first_row[brand.brand_id] = row_number
+            unknown = [s for s in brand.authorized_stores if s not in stores]
+            if unknown:
+                rep.warnings.append(
+                    f"brands row {row_number} ({brand.brand_id}): authorized_stores {', '.join(unknown[:5])}"
+                    f"{' …' if len(unknown) > 5 else ''} not among valid stores; ignored"
+                )
+                brand.authorized_stores = [s for s in brand.authorized_stores if s in stores]
+            valid.append(brand.model_dump(mode="json"))
+        rep.rows_quarantined = len(bad)
+        rep.rows_valid = len(valid)
+        rep.reasons = dict(codes.most_common())
+        if bad:
+            self.quarantined[BRANDS] = bad
+        self.reports[BRANDS] = rep
+        ids = pa.table({"v": pa.array([b["brand_id"] for b in valid], pa.string())})
+        all_ids = pa.table(
+            {"v": pa.array([o.get("brand_id") for o in data if isinstance(o, dict) and o.get("brand_id")], pa.string())}
+        )
+        self.con.register("_brand_ids", ids)
+        self.con.register("_brand_all_ids", all_ids)
+        self._register_ids(
+            BRANDS,
+            "SELECT DISTINCT trim(CAST(v AS VARCHAR)) AS v FROM _brand_all_ids",
+            "SELECT v FROM _brand_ids",
+        )
+        return valid
+
+    # -- outputs ----------------------------------------------------------------------------------
+    def write(self, brands: list[dict[str, Any]]) -> None:
+        tables_dir = self.ws.tables_dir
+        tables_dir.mkdir(parents=True, exist_ok=True)
+        for name, spec in TABLES.items():
+            target = tables_dir / f"{name}.parquet"
+            with atomic_path(target) as tmp:
+                self.con.execute(
+                    f"COPY (SELECT * FROM valid_{name}) TO '{tmp.as_posix()}' (FORMAT parquet, COMPRESSION zstd)"
+                )
+        write_json(brands, tables_dir / "brands.json")
+        qdir = self.ws.quarantine
+        for name in ALL_TABLES:
+            target = qdir / f"{name}.jsonl"
+            rows = self.quarantined.get(name)
+            if not rows:
+                target.unlink(missing_ok=True)
+                continue
+            with atomic_path(target) as tmp, tmp.open("wb") as fh:
+                for row in rows:
+                    fh.write(orjson.dumps(row, default=str, option=orjson.OPT_NON_STR_KEYS) + b"\n")
+
+
+def _reason_code(reason: str) -> str:
+    """Group a brand reason for counting: list positions and quoted values left out."""
+    where, _, what = reason.partition(": ")
+    where = ".".join(p for p in where.split(".") if not p.isdigit())
+    return where + ": " + _QUOTED.sub("…", what)
+
+
+def validate_workspace(
+    ws: Workspace, settings: Settings | None = None, progress: Progress | None = None
+) -> ValidationReport:
+    """Check every input table of ``ws``, write valid tables, quarantine and ``out/validation.json``."""
+    settings = settings or load_settings(ws.root)
+    fingerprint = input_fingerprint(ws, settings)
+    v = _Validator(ws, settings, progress)
+    brands: list[dict[str, Any]] = []
+    for name in ALL_TABLES:
+        if name == BRANDS:
+            brands = v.brands()
+        else:
+            v.table(TABLES[name])
+    v.write(brands)
+    report = ValidationReport(str(ws.root), v.base, {n: v.reports[n] for n in ALL_TABLES}, fingerprint)
+    write_json(report.to_json(), ws.out / REPORT_FILE)
+    return report
+
+
+def load_report(ws: Workspace) -> dict[str, Any] | None:
+    path = ws.out / REPORT_FILE
+    if not path.is_file():
+        return None
+    try:
+        return orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError:
+        return None
+
+
+def is_current(ws: Workspace, settings: Settings) -> bool:
+    """Whether ``out/tables`` was validated from the inputs and settings now in the workspace."""
+    report = load_report(ws)
+    return bool(
+        report
+        and report.get("inputs") == input_fingerprint(ws, settings)
+        and all((ws.tables_dir / f"{n}.parquet").is_file() for n in TABLES)
+        and os.path.isfile(ws.tables_dir / "brands.json")
+    )
