@@ -97,19 +97,24 @@ def _read_csv(path: Path, expected: list[str]) -> pa.Table:
         null_values=[],
     )
     try:
-        return pacsv.read_csv(path, convert_options=convert)
+        return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(newlines_in_values=True), convert_options=convert)
     except pa.ArrowInvalid as exc:
-        raise InputError(f"{path}: {_describe_csv_error(str(exc))}") from exc
+        raise InputError(f"{path}: {_locate_csv_error(path, len(header), str(exc))}") from exc
 
 
-def _describe_csv_error(message: str) -> str:
-    # Arrow says e.g. "CSV parse error: Row #12: Expected 7 columns, got 8: ..."; row 1 is the header.
-    m = re.search(r"Row #(\d+): (.*)", message)
-    if m:
-        return f"line {m.group(1)}: {m.group(2)[:200]}"
-    if "UTF8" in message or "utf8" in message.lower():
-        return f"not valid UTF-8 ({message[:200]})"
-    return message[:300]
+def _locate_csv_error(path: Path, width: int, message: str) -> str:
+    """Arrow's message does not say where the problem is once quoted newlines are allowed: find the line."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh)
+            for row in reader:
+                if len(row) != width:
+                    return f"line {reader.line_num}: expected {width} fields as in the header, found {len(row)}"
+    except UnicodeDecodeError as exc:
+        return f"not valid UTF-8 at byte {exc.start} ({exc.reason})"
+    except csv.Error as exc:
+        return f"line {reader.line_num}: {exc}"
+    return re.sub(r"^CSV parse error: ", "", message)[:300]
 
 
 def _read_jsonl(path: Path, expected: list[str]) -> pa.Table:
