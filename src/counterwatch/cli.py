@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from counterwatch import __version__
-from counterwatch.config import CONFIG_FILE, DEFAULT_TOML, load_settings
+from counterwatch.config import DEFAULT_TOML, load_settings
 from counterwatch.contract.validate import ValidationReport, validate_workspace
 from counterwatch.errors import CounterwatchError
 from counterwatch.pipeline import STAGES, run_pipeline
@@ -63,8 +63,10 @@ def _spinner() -> Progress:
 def print_validation(report: ValidationReport) -> None:
     """Counts per table, then counts per table and reason, then warnings."""
     t = Table(title="Input tables", title_justify="left")
-    for col, just in (("table", "left"), ("file", "left"), ("read", "right"), ("valid", "right"), ("quarantined", "right")):
-        t.add_column(col, justify=just)
+    t.add_column("table")
+    t.add_column("file")
+    for col in ("read", "valid", "quarantined"):
+        t.add_column(col, justify="right")
     for rep in report.tables.values():
         if rep.file is None:
             t.add_row(rep.table, "[dim]absent (optional)[/]", "", "", "")

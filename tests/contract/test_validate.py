@@ -186,8 +186,9 @@ def test_revalidates_when_inputs_change(make_workspace):
     root = make_workspace({"stores": stores(), "listings": columns([listing_row(1)])})
     ws = Workspace.at(root)
     assert read_table(ws, "listings").num_rows == 1
-    from counterwatch.contract.writer import write_table
     import pyarrow as pa
+
+    from counterwatch.contract.writer import write_table
 
     write_table(pa.table(columns([listing_row(1), listing_row(2)])), root / "listings.csv")
     assert read_table(ws, "listings").num_rows == 2
@@ -199,9 +200,27 @@ def test_quarantine_of_a_fixed_table_is_removed(make_workspace):
     ws = Workspace.at(root)
     validate_workspace(ws)
     assert (ws.quarantine / "listings.jsonl").exists()
-    from counterwatch.contract.writer import write_table
     import pyarrow as pa
+
+    from counterwatch.contract.writer import write_table
 
     write_table(pa.table(columns([listing_row(1)])), root / "listings.csv")
     assert validate_workspace(ws).exit_code == 0
     assert not (ws.quarantine / "listings.jsonl").exists()
+
+
+def test_jsonl_empty_optional_table_and_missing_key(make_workspace):
+    root = make_workspace({"stores": stores(), "listings": columns([listing_row(1)])}, fmt="jsonl")
+    (root / "notices.jsonl").write_text("")
+    ws = Workspace.at(root)
+    report = validate_workspace(ws)
+    assert report.exit_code == 0 and report.tables["notices"].rows_read == 0
+    rows = columns([listing_row(1)])
+    del rows["price"]
+    import pyarrow as pa
+
+    from counterwatch.contract.writer import write_table
+
+    write_table(pa.table(rows), root / "listings.jsonl")
+    with pytest.raises(InputError, match=r"listings.jsonl: required column\(s\) price missing"):
+        validate_workspace(ws)

@@ -21,7 +21,7 @@ from tests.conftest import stores, write_workspace
 
 FX = {"currency": ["USD", "EUR"], "to_base": ["7.1", "7.8"]}
 text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)
-timestamps = st.datetimes(dt.datetime(1990, 1, 1), dt.datetime(2100, 1, 1), timezones=st.just(dt.timezone.utc))
+timestamps = st.datetimes(dt.datetime(1990, 1, 1), dt.datetime(2100, 1, 1), timezones=st.just(dt.UTC))
 
 
 def iso(ts: dt.datetime, style: int) -> str:

@@ -118,24 +118,30 @@ def _locate_csv_error(path: Path, width: int, message: str) -> str:
 
 
 def _read_jsonl(path: Path, expected: list[str]) -> pa.Table:
-    keys = dict.fromkeys(expected)
+    found: dict[str, None] = {}
+    records = 0
     with path.open("rb") as fh:
         for lineno, line in enumerate(fh, start=1):
             if lineno > _JSON_KEY_SAMPLE:
                 break
-            _parse_json_line(path, lineno, line, keys)
-    schema = {k: pl.String for k in keys}
+            records += _parse_json_line(path, lineno, line, found)
+    if not records:  # an empty table: JSON Lines has no header, so it has the expected columns and no rows
+        return pa.table({k: pa.array([], pa.string()) for k in expected})
+    keys = {**found, **dict.fromkeys(expected)}  # expected keys first seen after the sample are still read
     try:
-        df = pl.read_ndjson(path, schema=schema, ignore_errors=False)
+        df = pl.read_ndjson(path, schema={k: pl.String for k in keys}, ignore_errors=False)
     except Exception as exc:  # polars raises several error types for bad JSON; locate the line ourselves
         _find_bad_json_line(path)
         raise InputError(f"{path}: not valid JSON Lines ({str(exc)[:200]})") from exc
-    return df.to_arrow().cast(pa.schema([(k, pa.string()) for k in keys]))
+    # An expected key that no record has is a missing column, not a column of empty values.
+    absent = [k for k in expected if k not in found and df[k].null_count() == df.height]
+    return df.drop(absent).to_arrow().cast(pa.schema([(k, pa.string()) for k in keys if k not in absent]))
 
 
-def _parse_json_line(path: Path, lineno: int, line: bytes, keys: dict[str, None]) -> None:
+def _parse_json_line(path: Path, lineno: int, line: bytes, keys: dict[str, None]) -> int:
+    """Check one line is a JSON object and note its keys; the number of records on it (0 or 1)."""
     if not line.strip():
-        return
+        return 0
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
@@ -143,6 +149,7 @@ def _parse_json_line(path: Path, lineno: int, line: bytes, keys: dict[str, None]
     if not isinstance(obj, dict):
         raise InputError(f"{path}: line {lineno} should be a JSON object, found {type(obj).__name__}")
     keys.update(dict.fromkeys(obj))
+    return 1
 
 
 def _find_bad_json_line(path: Path) -> None:

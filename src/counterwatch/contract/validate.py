@@ -11,8 +11,8 @@ Invariant: for every table, rows read = rows valid + rows quarantined.
 from __future__ import annotations
 
 import hashlib
-import re
 import os
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -215,7 +215,8 @@ class _Validator:
         rep.rows_valid = rep.rows_read - rep.rows_quarantined
         rep.reasons = dict(
             self.con.execute(
-                f"SELECT code, count(*) FROM (SELECT unnest(__codes) AS code FROM {chk}) GROUP BY code ORDER BY 2 DESC, 1"
+                f"SELECT code, count(*) FROM (SELECT unnest(__codes) AS code FROM {chk}) "
+                "GROUP BY code ORDER BY 2 DESC, 1"
             ).fetchall()
         )
         if rep.rows_quarantined:
@@ -291,7 +292,7 @@ class _Validator:
     def write(self, brands: list[dict[str, Any]]) -> None:
         tables_dir = self.ws.tables_dir
         tables_dir.mkdir(parents=True, exist_ok=True)
-        for name, spec in TABLES.items():
+        for name in TABLES:
             target = tables_dir / f"{name}.parquet"
             with atomic_path(target) as tmp:
                 self.con.execute(

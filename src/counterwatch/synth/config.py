@@ -52,7 +52,8 @@ class SynthConfig:
     description_empty_share: float = 0.2
     tell_in_description_share: float = 0.3  # vocab tactics: the tell sits in the description, not the title
 
-    listings_per_store: float = 25.0  # mean; heavy-tailed
+    listings_per_store: float = 25.0  # mean for legitimate stores; heavy-tailed
+    counterfeit_listings_per_store: float = 12.0  # counterfeiters spread stock over many small stores
     counterfeit_stores_per_operator_alpha: float = 1.6  # Pareto tail: most 1-3, a few dozens+
     max_stores_per_operator: int = 150
     legit_multi_store_share: float = 0.06  # legit operators running 2-4 stores
@@ -68,7 +69,6 @@ class SynthConfig:
     far_above_share: float = 0.04  # counterfeit operators far above the threshold
     just_above_share: float = 0.04
     just_below_share: float = 0.05
-    foreign_currency_share: float = 0.08  # stores outside CN pricing in their own currency
 
     notice_share: float = 0.15  # counterfeit listings complained about
     wrong_notice_share: float = 0.004  # genuine (mostly hard-negative) listings wrongly complained about
