@@ -30,6 +30,7 @@ import resource
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 TARGET_SECONDS_PER_MILLION = 120.0
@@ -49,13 +50,13 @@ def _child_ours(out: Path, listings: int, seed: int, fmt: str) -> dict[str, floa
 def _child_peer(out: Path, listings: int, seed: int) -> dict[str, float]:
     import csv
     import random
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from counterwatch.synth import phrases as ph
     from counterwatch.synth.catalogue import CATALOGUE
 
     rnd = random.Random(seed)
-    ref = datetime(2026, 10, 1, tzinfo=timezone.utc)
+    ref = datetime(2026, 10, 1, tzinfo=UTC)
     start = time.perf_counter()
     rows = []
     for i in range(1, listings + 1):
@@ -122,7 +123,9 @@ def main() -> int:
     print(f"  listings/s   {args.listings / ours['seconds']:,.0f}")
     print(f"  peak MB      {ours['peak_mb']:,.0f}")
     print(f"peer: per-row stdlib (random + dict per row + csv), listings table only, {args.peer_sample:,} rows")
-    print(f"  seconds      {peer['seconds']:.2f}  ({peer_per * 1e6:.1f} µs per listing; {peer_per * args.listings:.1f} s extrapolated)")
+    print(
+        f"  seconds      {peer['seconds']:.2f}  ({peer_per * 1e6:.1f} µs per listing; {peer_per * args.listings:.1f} s extrapolated)"
+    )
     print(f"  peak MB      {peer['peak_mb']:,.0f} (for the sample)")
     print(f"ratio = peer_seconds_per_listing / ours = {peer_per / ours_per:.2f}")
     print(f"target: {budget:.0f} s and {TARGET_PEAK_MB:.0f} MB -> {'PASS' if ok else 'FAIL'}")

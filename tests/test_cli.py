@@ -36,7 +36,9 @@ def test_every_command_has_help_with_an_example_and_is_documented(command):
 
 def test_generate_validate_run(tmp_path):
     ws = tmp_path / "ws"
-    result = cw("generate", "--out", str(ws), "--listings", "3000", "--seed", "3", "--format", "csv", "--bad-rows", "0.01")  # noqa: E501
+    result = cw(
+        "generate", "--out", str(ws), "--listings", "3000", "--seed", "3", "--format", "csv", "--bad-rows", "0.01"
+    )
     assert result.returncode == 0, result.stderr
     assert "listings" in result.stdout and (ws / "listings.csv").is_file() and (ws / "truth" / "bad_rows.csv").is_file()
 

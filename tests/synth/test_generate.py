@@ -10,16 +10,19 @@ import polars as pl
 import pyarrow.parquet as pq
 import pycountry
 import pytest
+from conftest import read_rows
 
 from counterwatch.contract.schema import TABLES
 from counterwatch.synth import SynthConfig, generate
 from counterwatch.synth.config import HARD_NEGATIVES, OBFUSCATIONS, TACTICS
 
-from conftest import read_rows
-
 
 def _digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_seed_same_bytes_and_other_seed_differs(tmp_path: Path) -> None:
@@ -120,7 +123,10 @@ def test_titles_mix_scripts_and_tactics_show(workspace: Path) -> None:
     assert has_han.mean() > 0.2 and has_latin.mean() > 0.5 and (has_han & has_latin).mean() > 0.05
     vocab = df.filter(pl.col("tactic") == "vocab_zh")
     text = vocab["title"] + " " + vocab["description"]
-    assert text.str.contains("高仿|复刻|原单|A货|莆田|纯原|精仿|超A|1比1|公司级|尾单|原厂|高版本|开模|工厂货|顶级").mean() > 0.6
+    assert (
+        text.str.contains("高仿|复刻|原单|A货|莆田|纯原|精仿|超A|1比1|公司级|尾单|原厂|高版本|开模|工厂货|顶级").mean()
+        > 0.6
+    )
     guides = df.filter(pl.col("hard_negative") == "guide")["title"]
     assert guides.str.contains("(?i)fake|replica|authentic|真假|鉴定|legit").all()
     # Counterfeits are cheaper on the whole, but hard negatives overlap them.
@@ -139,7 +145,9 @@ def test_photos_recur_across_an_operators_stores(workspace: Path) -> None:
         pl.col("store_id").n_unique().alias("stores"), pl.col("operator_id").n_unique().alias("ops"),
         pl.col("operator_kind").first(),
     )  # fmt: skip
-    shared_by_operator = near.filter((pl.col("stores") > 1) & (pl.col("ops") == 1) & (pl.col("operator_kind") == "counterfeit"))
+    shared_by_operator = near.filter(
+        (pl.col("stores") > 1) & (pl.col("ops") == 1) & (pl.col("operator_kind") == "counterfeit")
+    )
     assert shared_by_operator.height > 10
 
 

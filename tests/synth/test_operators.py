@@ -41,8 +41,11 @@ def test_an_operators_stores_share_identifiers_even_in_chains(workspace: Path) -
     truth = pl.read_csv(workspace / "truth" / "stores.csv")
     ids = pl.read_parquet(workspace / "store_identifiers.parquet").join(truth, on="store_id")
     digits = ids.with_columns(pl.col("value").str.replace_all(r"[^0-9A-Za-z]", "").str.to_lowercase().alias("v"))
-    shared = digits.filter(pl.col("link_pattern") == "chain").group_by("v").agg(
-        pl.col("store_id").n_unique().alias("stores"), pl.col("operator_id").n_unique().alias("ops"))
+    shared = (
+        digits.filter(pl.col("link_pattern") == "chain")
+        .group_by("v")
+        .agg(pl.col("store_id").n_unique().alias("stores"), pl.col("operator_id").n_unique().alias("ops"))
+    )
     assert shared.filter((pl.col("stores") >= 2) & (pl.col("ops") == 1)).height >= 1
 
 

@@ -78,9 +78,7 @@ def check_brand(obj: Any, known_currencies: set[str]) -> tuple[Brand | None, lis
     try:
         brand = Brand.model_validate(obj)
     except ValidationError as exc:
-        return None, [
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
-        ]
+        return None, [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)]
     reasons = [
         f"products.{i}.currency: '{p.currency}' is not the base currency or a currency listed in fx_rates"
         for i, p in enumerate(brand.products)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 #: Counterfeit tactics. A counterfeit listing uses exactly one (its main textual tell, or none).
 TACTICS = (
@@ -24,7 +24,7 @@ OBFUSCATIONS = ("digit_swap", "separator", "fullwidth", "homoglyph", "zero_width
 class SynthConfig:
     """Knobs of the generator. Shares are fractions; each share map is normalised when used."""
 
-    reference_date: datetime = datetime(2026, 10, 1, tzinfo=timezone.utc)  # fixed: output is deterministic
+    reference_date: datetime = datetime(2026, 10, 1, tzinfo=UTC)  # fixed: output is deterministic
     counterfeit_share: float = 0.12  # of listings
     tactic_shares: dict[str, float] = field(
         default_factory=lambda: {

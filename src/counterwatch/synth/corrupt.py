@@ -135,10 +135,12 @@ def corrupt(rng: np.random.Generator, tables: dict[str, pl.DataFrame], fraction:
             if c.kind != "ref" or target not in valid:  # brands.json is never damaged: every brand is valid
                 continue
             dangling = np.flatnonzero(~df[c.name].is_in(valid[target].implode()).to_numpy())
-            reasons.add(dangling, (f"references quarantined {SINGULAR[target]} " + df[c.name].gather(dangling)).to_numpy())
+            reasons.add(
+                dangling, (f"references quarantined {SINGULAR[target]} " + df[c.name].gather(dangling)).to_numpy()
+            )
             cascade[dangling] = True
         clean = np.flatnonzero(~cascade)
-        k = min(len(clean), max(1, int(round(n * fraction)))) if fraction > 0 and n > 0 else 0
+        k = min(len(clean), max(1, round(n * fraction))) if fraction > 0 and n > 0 else 0
         chosen = np.sort(rng.choice(clean, size=k, replace=False)) if k else np.array([], dtype=np.int64)
         options = damages(spec)
         pick = rng.integers(0, len(options), k)
@@ -163,7 +165,11 @@ def corrupt(rng: np.random.Generator, tables: dict[str, pl.DataFrame], fraction:
 
 
 def _apply(
-    rng: np.random.Generator, df: pl.DataFrame, rows: np.ndarray, picks: list[Damage], clean: np.ndarray,
+    rng: np.random.Generator,
+    df: pl.DataFrame,
+    rows: np.ndarray,
+    picks: list[Damage],
+    clean: np.ndarray,
     reasons: Reasons,
 ) -> pl.DataFrame:
     """Write the damage into ``df`` (one vectorised pass per column and kind of damage); record reasons.
@@ -173,7 +179,7 @@ def _apply(
     textual = {d.column.name for d in picks if d.kind == "text" and d.column.kind in ("timestamp", "amount", "integer")}
     groups: dict[tuple[str, str], list[int]] = {}
     by_name = {d.column.name: d.column for d in picks}
-    for r, d in zip(rows.tolist(), picks):
+    for r, d in zip(rows.tolist(), picks, strict=False):
         groups.setdefault((d.column.name, d.kind), []).append(r)
     columns = {name: _as_text(df[name]) if name in textual else df[name] for name in by_name}
     for (name, kind), idx_list in sorted(groups.items()):
@@ -182,10 +188,15 @@ def _apply(
         if kind == "duplicate":
             earlier = np.searchsorted(clean, idx)  # how many valid rows come before each damaged one
             has = earlier > 0
-            src = clean[np.maximum((rng.random(len(idx)) * earlier).astype(np.int64), 0).clip(0, max(len(clean) - 1, 0))]
+            src = clean[
+                np.maximum((rng.random(len(idx)) * earlier).astype(np.int64), 0).clip(0, max(len(clean) - 1, 0))
+            ]
             copied = col.gather(src[has]).to_numpy()
             col = col.scatter(idx[has], copied)
-            reasons.add(idx[has], [f"duplicate {name} {v} (first at row {s + 1})" for v, s in zip(copied, src[has])])
+            reasons.add(
+                idx[has],
+                [f"duplicate {name} {v} (first at row {s + 1})" for v, s in zip(copied, src[has], strict=False)],
+            )
             kind, idx = "empty", idx[~has]  # nothing earlier to copy: blank the id instead
             if len(idx) == 0:
                 columns[name] = col
@@ -201,17 +212,23 @@ def _apply(
             values = pl.Series(number.astype(np.int64) if c.kind == "integer" else np.round(number, 2))
             col = col.scatter(idx, values.cast(pl.String) if name in textual else values.cast(col.dtype))
         else:
-            values = {
-                "empty": lambda: np.full(len(idx), "", dtype=object),
-                "blank": lambda: np.full(len(idx), "  ", dtype=object),
-                "unknown": lambda: np.full(len(idx), UNKNOWN_REF[c.references.split(".")[0]], dtype=object),
-                "text": lambda: choose(rng, len(idx), TEXT_DAMAGE[c.kind] if c.kind != "code" else _bad_codes(c)),
-            }[kind]()
+            values = _damaged_text(rng, c, kind, len(idx))
             col = col.scatter(idx, values)
         columns[name] = col
         shown = values if kind != "negative" and kind != "zero" else values.cast(pl.String).to_numpy()
         reasons.add(idx, [_reason(Damage(c, kind), str(v)) for v in shown])
     return df.with_columns(list(columns.values()))
+
+
+def _damaged_text(rng: np.random.Generator, c: Column, kind: str, n: int) -> np.ndarray:
+    """``n`` values that break column ``c`` the way ``kind`` says (empty, blank, unknown reference, bad text)."""
+    if kind == "empty":
+        return np.full(n, "", dtype=object)
+    if kind == "blank":
+        return np.full(n, "  ", dtype=object)
+    if kind == "unknown":
+        return np.full(n, UNKNOWN_REF[c.references.split(".")[0]], dtype=object)
+    return choose(rng, n, TEXT_DAMAGE[c.kind] if c.kind != "code" else _bad_codes(c))
 
 
 def _bad_codes(c: Column) -> tuple[str, ...]:

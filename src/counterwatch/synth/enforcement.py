@@ -25,15 +25,13 @@ EVIDENCE = (
 )  # fmt: skip
 
 
-def build_notices(
-    rng: np.random.Generator, cfg: SynthConfig, listings: Listings, brands: list[dict]
-) -> pl.DataFrame:
+def build_notices(rng: np.random.Generator, cfg: SynthConfig, listings: Listings, brands: list[dict]) -> pl.DataFrame:
     n = len(listings.cls)
     cf = np.flatnonzero(listings.counterfeit & (rng.random(n) < cfg.notice_share))
     suspect = (listings.cls == HN["reseller"]) | (listings.cls == HN["pre_owned"]) | (listings.cls == HN["clearance"])
     suspect |= listings.cls == HN["authorized"]
     wrong_pool = np.flatnonzero(suspect)
-    k_wrong = min(len(wrong_pool), int(round(n * cfg.wrong_notice_share)))
+    k_wrong = min(len(wrong_pool), round(n * cfg.wrong_notice_share))
     rows = np.concatenate([cf, rng.choice(wrong_pool, k_wrong, replace=False)])
     m = len(rows)
     brand = listings.brand[rows]
@@ -67,7 +65,7 @@ def build_labels(rng: np.random.Generator, cfg: SynthConfig, listings: Listings,
     n_before = n_before[first]
     n_source = np.where(listings.counterfeit[n_rows], "notice_upheld", "appeal_upheld")
 
-    want = max(int(round(n * cfg.label_share)) - len(n_rows), 0)
+    want = max(round(n * cfg.label_share) - len(n_rows), 0)
     w = np.select([listings.cls == CF, listings.cls == ORDINARY], [3.0, 0.5], 2.0)
     w[n_rows] = 0.0
     others = rng.choice(n, size=min(want, int((w > 0).sum())), replace=False, p=w / w.sum())

@@ -89,7 +89,9 @@ def generate(
     say("orders", 0.45)
     orders = build_orders(rng, cfg, stores, made)
     authorized: dict[int, list[str]] = {}
-    for b, sid in zip(stores.brand[stores.brand >= 0].tolist(), stores.store_id[stores.brand >= 0].tolist()):
+    for b, sid in zip(
+        stores.brand[stores.brand >= 0].tolist(), stores.store_id[stores.brand >= 0].tolist(), strict=False
+    ):
         authorized.setdefault(b, []).append(sid)
     brands = build_brands(rng, cfg.reference_date.date(), authorized)
     say("notices and labels", 0.6)
@@ -158,7 +160,8 @@ def _operator_truth(stores: Stores, made: Listings, orders: Orders, valid_orders
             "counterfeit_listings": np.bincount(op_of_listing[made.counterfeit], minlength=n_ops),
             "counterfeit_sales_cny": np.round(sales, 2),
             "sales_tier": strs(tier),
-            "authorized_for": strs(np.where(stores.brand[first] >= 0, brand_ids()[np.maximum(stores.brand[first], 0)], "")),
+            "authorized_for": strs(
+                np.where(stores.brand[first] >= 0, brand_ids()[np.maximum(stores.brand[first], 0)], "")
+            ),
         }
     ).sort("operator_id")
-

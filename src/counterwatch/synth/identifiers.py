@@ -122,7 +122,11 @@ def render_id_number(keys: np.ndarray, cf: np.ndarray, rng: np.random.Generator)
     check = ID_CHECK[(digits * ID_WEIGHTS).sum(axis=1) % 11]
     cols = {"body": pl.Series(body), "chk": pl.Series(check)}
     b, k = pl.col("body"), pl.col("chk")
-    formats = [_c(b, k), _c(b, k.str.to_lowercase()), _c(b.str.slice(0, 6), " ", b.str.slice(6, 8), " ", b.str.slice(14), k)]
+    formats = [
+        _c(b, k),
+        _c(b, k.str.to_lowercase()),
+        _c(b.str.slice(0, 6), " ", b.str.slice(6, 8), " ", b.str.slice(14), k),
+    ]
     return _by_format(_fmt(rng, len(keys), [7, 1, 2]), cols, formats)
 
 
@@ -217,7 +221,17 @@ def render_device_id(keys: np.ndarray, cf: np.ndarray, rng: np.random.Generator)
     hexs = np.char.add(hex64(mix64(mix64(keys) + np.uint64(81))), hex64(mix64(mix64(keys) + np.uint64(82)))).astype(str)
     cols = {"h": pl.Series(hexs)}
     h = pl.col("h")
-    dashed = _c(h.str.slice(0, 8), "-", h.str.slice(8, 4), "-", h.str.slice(12, 4), "-", h.str.slice(16, 4), "-", h.str.slice(20))
+    dashed = _c(
+        h.str.slice(0, 8),
+        "-",
+        h.str.slice(8, 4),
+        "-",
+        h.str.slice(12, 4),
+        "-",
+        h.str.slice(16, 4),
+        "-",
+        h.str.slice(20),
+    )
     formats = [dashed, dashed.str.to_uppercase(), h, h.str.to_uppercase()]
     return _by_format(_fmt(rng, len(keys), [5, 2, 2, 1]), cols, formats)
 

@@ -52,13 +52,13 @@ class Listings:
 
 def plan_listings(n: int, cfg: SynthConfig) -> tuple[dict[str, int], int]:
     """Listings per class, and how many ordinary listings sit in counterfeit stores as cover."""
-    n_cf = int(round(n * cfg.counterfeit_share))
+    n_cf = round(n * cfg.counterfeit_share)
     n_genuine = n - n_cf
     hn_w = weights(cfg.hard_negative_shares, HARD_NEGATIVES)
     hn = np.floor(n_genuine * cfg.hard_negative_share * hn_w).astype(int)
-    counts = {"counterfeit": n_cf, **{k: int(c) for k, c in zip(HARD_NEGATIVES, hn)}}
+    counts = {"counterfeit": n_cf, **{k: int(c) for k, c in zip(HARD_NEGATIVES, hn, strict=False)}}
     counts["ordinary"] = n_genuine - int(hn.sum())
-    cover = min(int(round(n_cf * cfg.cover_share)), counts["ordinary"])
+    cover = min(round(n_cf * cfg.cover_share), counts["ordinary"])
     return counts, cover
 
 
@@ -131,12 +131,19 @@ def _local_price(cny: np.ndarray, currency: np.ndarray) -> np.ndarray:
     cents = np.round(local, 2)
     yuan = np.maximum(np.floor(local / 10) * 10 + 9, 1.0)
     cny_style = np.where(local < 30, np.maximum(cents, 0.5), yuan)
-    return np.where(whole, np.maximum(np.round(local, 0), 1.0), np.where(currency == "CNY", cny_style, np.maximum(cents, 0.5)))
+    return np.where(
+        whole, np.maximum(np.round(local, 0), 1.0), np.where(currency == "CNY", cny_style, np.maximum(cents, 0.5))
+    )
 
 
 def _image_hashes(
-    rng: np.random.Generator, cfg: SynthConfig, cls: np.ndarray, operator: np.ndarray, product: np.ndarray,
-    op_stores: np.ndarray, salt: int,
+    rng: np.random.Generator,
+    cfg: SynthConfig,
+    cls: np.ndarray,
+    operator: np.ndarray,
+    product: np.ndarray,
+    op_stores: np.ndarray,
+    salt: int,
 ) -> tuple[pa.Array, np.ndarray]:
     """1-5 pHashes per listing and where they came from (fresh, the operator's pool, official photos)."""
     n = len(cls)
@@ -201,7 +208,7 @@ def build_listings(rng: np.random.Generator, cfg: SynthConfig, n: int, stores: S
                        kw[pick_in_ranges(rng, k_start[p0], k_count[p0])])  # fmt: skip
     prod_name = products.name[p0]
     brandless_name_ok = np.array([not _mentions_brand(nm, [CATALOGUE[b].name, *CATALOGUE[b].aliases])
-                                  for nm, b in zip(products.name, products.brand)])  # fmt: skip
+                                  for nm, b in zip(products.name, products.brand, strict=False)])  # fmt: skip
 
     title, description, tell_in_desc = _texts(rng, cfg, cls, t, written, prod_name, keyword,
                                               brandless_name_ok[p0], good)  # fmt: skip
@@ -261,7 +268,9 @@ def build_listings(rng: np.random.Generator, cfg: SynthConfig, n: int, stores: S
                     price=price, currency=currency, created_seconds=created)  # fmt: skip
 
 
-def _phrases_by_class(rng: np.random.Generator, n: int, groups: list[tuple[np.ndarray, tuple[str, ...], float]]) -> np.ndarray:
+def _phrases_by_class(
+    rng: np.random.Generator, n: int, groups: list[tuple[np.ndarray, tuple[str, ...], float]]
+) -> np.ndarray:
     """For each ``(rows, phrases, chance)``: those rows get a phrase with probability ``chance``."""
     out = np.full(n, None, dtype=object)
     for rows, options, chance in groups:
@@ -270,7 +279,9 @@ def _phrases_by_class(rng: np.random.Generator, n: int, groups: list[tuple[np.nd
     return out
 
 
-def _templated(rng: np.random.Generator, rows: np.ndarray, templates: tuple[str, ...], subject: np.ndarray) -> np.ndarray:
+def _templated(
+    rng: np.random.Generator, rows: np.ndarray, templates: tuple[str, ...], subject: np.ndarray
+) -> np.ndarray:
     """``template.format(subject)`` for the given rows, vectorised as left + subject + right."""
     idx = np.flatnonzero(rows)
     which = rng.integers(0, len(templates), len(idx))
@@ -280,8 +291,15 @@ def _templated(rng: np.random.Generator, rows: np.ndarray, templates: tuple[str,
 
 
 def _texts(
-    rng: np.random.Generator, cfg: SynthConfig, cls: np.ndarray, t: dict[str, np.ndarray], written: np.ndarray,
-    prod_name: np.ndarray, keyword: np.ndarray, brandless_name_ok: np.ndarray, good: np.ndarray,
+    rng: np.random.Generator,
+    cfg: SynthConfig,
+    cls: np.ndarray,
+    t: dict[str, np.ndarray],
+    written: np.ndarray,
+    prod_name: np.ndarray,
+    keyword: np.ndarray,
+    brandless_name_ok: np.ndarray,
+    good: np.ndarray,
 ) -> tuple[pl.Series, pl.Series, np.ndarray]:
     """Titles and descriptions for every listing; also which counterfeits hide their tell in the description."""
     n = len(cls)
@@ -299,7 +317,9 @@ def _texts(
     # Chinese shops fence the selling point in 【】.
     bracket = strs(title_tell).str.contains(r"[\u4e00-\u9fff]").fill_null(False).to_numpy()
     bracket &= rng.random(n) < 0.35
-    title_tell = np.where(bracket, np.char.add(np.char.add("【", title_tell.astype(str)), "】").astype(object), title_tell)
+    title_tell = np.where(
+        bracket, np.char.add(np.char.add("【", title_tell.astype(str)), "】").astype(object), title_tell
+    )
     lead_first = rng.random(n) < 0.45
     lead = np.where(lead_first, title_tell, None)
     tail = np.where(lead_first, None, title_tell)
@@ -318,7 +338,7 @@ def _texts(
     ordinary = cls == ORDINARY
     adjective = np.where(ordinary & (rng.random(n) < 0.5), choose(rng, n, ph.ADJECTIVES), None)
     goods = np.where(ordinary, np.array([g[0] for g in ph.ORDINARY_GOODS], dtype=object)[good], None)
-    title = join_parts([lead, adjective, special, brand_part, prod_part, goods, kw_part,  # noqa: E711
+    title = join_parts([lead, adjective, special, brand_part, prod_part, goods, kw_part,
                         tail, filler])  # fmt: skip
 
     desc_lead = _phrases_by_class(rng, n, [
@@ -347,5 +367,6 @@ def _declared_brand(rng: np.random.Generator, cls: np.ndarray, brand: np.ndarray
     ordinary = np.where(u < 0.7, "", generic)
     return np.select(
         [cls == CF, cls == HN["accessory"], cls == HN["guide"], cls == ORDINARY],
-        [cf, accessory, "", ordinary], genuine_branded,
+        [cf, accessory, "", ordinary],
+        genuine_branded,
     ).astype(object)

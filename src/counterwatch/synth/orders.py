@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from counterwatch.synth.brands import rates_to_cny
 from counterwatch.synth.clock import DAY, seconds_before
 from counterwatch.synth.config import SynthConfig
-from counterwatch.synth.brands import rates_to_cny
 from counterwatch.synth.listings import Listings
 from counterwatch.synth.places import BUYER_REGIONS, COUNTERFEIT_REGIONS
 from counterwatch.synth.stores import Stores
@@ -41,9 +41,9 @@ def _tiers(rng: np.random.Generator, cfg: SynthConfig, cf_listings: np.ndarray) 
     if len(ops) == 0:
         return tier
     n = len(ops)
-    k_far = max(1, int(round(n * cfg.far_above_share))) if n >= 3 else 0
-    k_above = max(1, int(round(n * cfg.just_above_share))) if n >= 3 else 0
-    k_below = max(1, int(round(n * cfg.just_below_share))) if n >= 3 else 0
+    k_far = max(1, round(n * cfg.far_above_share)) if n >= 3 else 0
+    k_above = max(1, round(n * cfg.just_above_share)) if n >= 3 else 0
+    k_below = max(1, round(n * cfg.just_below_share)) if n >= 3 else 0
     by_size = ops[np.lexsort((rng.random(n), -cf_listings[ops]))]
     tier[ops] = 3
     tier[by_size[:k_far]] = 0
@@ -68,7 +68,9 @@ def _quantities(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.minimum(rng.geometric(0.7, n), 10)
 
 
-def _weighted_pick(rng: np.random.Generator, group_of_row: np.ndarray, weight: np.ndarray, groups: np.ndarray) -> np.ndarray:
+def _weighted_pick(
+    rng: np.random.Generator, group_of_row: np.ndarray, weight: np.ndarray, groups: np.ndarray
+) -> np.ndarray:
     """For each entry of ``groups``, one row of that group, chosen with probability proportional to ``weight``."""
     order = np.argsort(group_of_row, kind="stable")
     cw = np.cumsum(weight[order])
@@ -80,8 +82,13 @@ def _weighted_pick(rng: np.random.Generator, group_of_row: np.ndarray, weight: n
 
 
 def _counterfeit_candidates(
-    rng: np.random.Generator, listing_op: np.ndarray, cf_rows: np.ndarray, popularity: np.ndarray,
-    value_cny: np.ndarray, target: np.ndarray, inclusive: np.ndarray,
+    rng: np.random.Generator,
+    listing_op: np.ndarray,
+    cf_rows: np.ndarray,
+    popularity: np.ndarray,
+    value_cny: np.ndarray,
+    target: np.ndarray,
+    inclusive: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Orders (listing row, quantity) for counterfeit listings, meeting each operator's target."""
     ops = np.unique(listing_op[cf_rows])

@@ -69,7 +69,20 @@ ORDINARY_GOODS = (
     ("Yoga mat 6mm", "sports/fitness", 69), ("LED desk lamp", "home/lighting", 89),
     ("Wool scarf", "apparel/accessories", 99), ("羽绒服 轻薄款", "apparel/outerwear", 299),
 )  # fmt: skip
-ADJECTIVES = ("new", "新款", "classic", "经典", "2026", "premium", "高品质", "ins风", "韩版", "复古", "minimalist", "潮流")
+ADJECTIVES = (
+    "new",
+    "新款",
+    "classic",
+    "经典",
+    "2026",
+    "premium",
+    "高品质",
+    "ins风",
+    "韩版",
+    "复古",
+    "minimalist",
+    "潮流",
+)
 
 #: Store name parts. Counterfeit operators borrow the look of genuine shops.
 STORE_HEADS = (

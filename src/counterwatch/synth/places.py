@@ -25,7 +25,15 @@ CITIES = (
     ("河南省", "Henan", "CN-HA", "郑州市", "Zhengzhou", (("金水区", "Jinshui"), ("二七区", "Erqi"))),
 )  # fmt: skip
 #: Regions each kind of seller registers in: ISO 3166-2 code -> weight.
-COUNTERFEIT_REGIONS = {"CN-FJ": 0.32, "CN-GD": 0.35, "CN-ZJ": 0.18, "CN-JS": 0.05, "CN-SH": 0.03, "CN-HE": 0.03, "CN-SD": 0.04}
+COUNTERFEIT_REGIONS = {
+    "CN-FJ": 0.32,
+    "CN-GD": 0.35,
+    "CN-ZJ": 0.18,
+    "CN-JS": 0.05,
+    "CN-SH": 0.03,
+    "CN-HE": 0.03,
+    "CN-SD": 0.04,
+}
 LEGIT_REGIONS = {
     "CN-ZJ": 0.2, "CN-GD": 0.2, "CN-SH": 0.15, "CN-BJ": 0.12, "CN-JS": 0.1, "CN-FJ": 0.05,
     "CN-SD": 0.05, "CN-SC": 0.05, "CN-HB": 0.04, "CN-HA": 0.04,

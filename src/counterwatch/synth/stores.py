@@ -94,9 +94,7 @@ def _legit_operator_sizes(rng: np.random.Generator, n_stores: int, cfg: SynthCon
     return draw[draw > 0]
 
 
-def build_stores(
-    rng: np.random.Generator, cfg: SynthConfig, stores_per_profile: dict[str, int]
-) -> Stores:
+def build_stores(rng: np.random.Generator, cfg: SynthConfig, stores_per_profile: dict[str, int]) -> Stores:
     """Operators and stores for the given number of stores per profile, with identifiers."""
     sizes, op_profile, op_cf = [], [], []
     for p, name in enumerate(PROFILES):
@@ -118,7 +116,7 @@ def build_stores(
     # Link pattern per operator: how its stores' identifiers tie together.
     # Exactly the configured share of multi-store counterfeit operators are chains (at least one).
     multi_cf = np.flatnonzero(np.concatenate(op_cf) & (op_sizes > 1))
-    k_chain = min(len(multi_cf), max(1, int(round(len(multi_cf) * cfg.chain_operator_share))))
+    k_chain = min(len(multi_cf), max(1, round(len(multi_cf) * cfg.chain_operator_share)))
     op_chain = np.zeros(n_ops, dtype=bool)
     op_chain[rng.choice(multi_cf, size=k_chain, replace=False)] = True
     pattern = np.where(op_size == 1, "single", np.where(~cf, "group", np.where(op_chain[operator], "chain", "hub")))
@@ -148,7 +146,7 @@ def build_stores(
     addr_city = address_city(keys[:, KIND_INDEX["address"], 0], cf)
     foreign_region = np.array(
         [COUNTRIES[c][3][int(u * len(COUNTRIES[c][3]))] if COUNTRIES[c][3] else "" for c, u in
-         zip(countries, rng.random(len(countries)))], dtype=object)  # fmt: skip
+         zip(countries, rng.random(len(countries)), strict=False)], dtype=object)  # fmt: skip
     region = np.where(country == "CN", np.array([c[2] for c in CITIES], dtype=object)[addr_city],
                       foreign_region[op_country[operator]])  # fmt: skip
 
@@ -195,8 +193,13 @@ def _store_names(rng: np.random.Generator, profile: np.ndarray, brand: np.ndarra
 
 
 def _identifier_slots(
-    rng: np.random.Generator, cfg: SynthConfig, operator: np.ndarray, rank: np.ndarray, cf: np.ndarray,
-    pattern: np.ndarray, op_size: np.ndarray,
+    rng: np.random.Generator,
+    cfg: SynthConfig,
+    operator: np.ndarray,
+    rank: np.ndarray,
+    cf: np.ndarray,
+    pattern: np.ndarray,
+    op_size: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Entity key and presence per (store, kind, slot 0/1)."""
     n, k = len(operator), len(IDENTIFIER_KINDS)
@@ -227,7 +230,11 @@ def _identifier_slots(
 
 
 def _identifier_rows(
-    rng: np.random.Generator, cfg: SynthConfig, keys: np.ndarray, present: np.ndarray, cf: np.ndarray,
+    rng: np.random.Generator,
+    cfg: SynthConfig,
+    keys: np.ndarray,
+    present: np.ndarray,
+    cf: np.ndarray,
     store_ids: np.ndarray,
 ) -> tuple[pl.DataFrame, np.ndarray]:
     """Render every present slot, add decoys and placeholders; return the table and each store's decoys."""
@@ -259,7 +266,7 @@ def _identifier_rows(
     p_kind = rng.integers(0, len(IDENTIFIER_KINDS), len(p_store))
     p_value = np.array(
         [PLACEHOLDERS[IDENTIFIER_KINDS[k]][int(u * len(PLACEHOLDERS[IDENTIFIER_KINDS[k]]))]
-         for k, u in zip(p_kind, rng.random(len(p_store)))], dtype=object)  # fmt: skip
+         for k, u in zip(p_kind, rng.random(len(p_store)), strict=False)], dtype=object)  # fmt: skip
 
     store = np.concatenate([s_idx, d_store, p_store])
     kind = np.concatenate([k_idx, d_kind, p_kind])
@@ -287,4 +294,3 @@ def store_truth(stores: Stores) -> pl.DataFrame:
             "decoys": strs(stores.decoys),
         }
     ).sort("store_id")
-
