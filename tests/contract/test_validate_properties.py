@@ -121,3 +121,35 @@ def test_every_row_is_valid_or_quarantined_with_its_reasons(rows, fmt):
                     assert got[column] == value, column
     finally:
         shutil.rmtree(tmp)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    bad=st.sampled_from([0.005, 0.02, 0.08]),
+    fmt=st.sampled_from(["csv", "jsonl", "parquet"]),
+    listings=st.integers(200, 1500),
+)
+def test_generated_bad_input_is_accounted_for_row_by_row(seed, bad, fmt, listings):
+    """On any generated marketplace: read = valid + quarantined per table, and quarantine = truth/bad_rows.csv."""
+    import csv
+
+    from counterwatch.synth import generate
+
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        generate(tmp / "ws", listings=listings, seed=seed, fmt=fmt, bad_rows=bad)
+        ws = Workspace.at(tmp / "ws")
+        report = validate_workspace(ws)
+        for rep in report.tables.values():
+            assert rep.rows_read == rep.rows_valid + rep.rows_quarantined, rep
+        with (ws.truth / "bad_rows.csv").open(newline="", encoding="utf-8") as fh:
+            expected = {(r["table"], int(r["row_number"])) for r in csv.DictReader(fh)}
+        got = {
+            (path.stem, json.loads(line)["row_number"])
+            for path in ws.quarantine.glob("*.jsonl")
+            for line in path.read_text(encoding="utf-8").split("\n")[:-1]
+        }
+        assert got == expected
+    finally:
+        shutil.rmtree(tmp)

@@ -60,7 +60,8 @@ def column_sql(col: Column, raw_type: pa.DataType | None, sets: dict[str, str]) 
         raw_text = q(n)
     else:
         raw_text = f"CAST({q(n)} AS VARCHAR)"
-    stage1 = {s: f"coalesce(trim({raw_text}), '')"}
+    # Text is kept as entered and accepts anything: it needs no trimmed helper.
+    stage1 = {} if col.kind == "text" else {s: f"coalesce(trim({raw_text}), '')"}
     s = q(s)
     empty = f"{s} = ''"
     checks: list[Check] = []

@@ -129,7 +129,7 @@ class _Validator:
             self.reports[spec.name] = TableReport(spec.name, None)
             empty = pa.table({c.name: pa.array([], c.arrow_type) for c in spec.columns})
             self.con.register(f"empty_{spec.name}", empty)
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE valid_{spec.name} AS SELECT * FROM empty_{spec.name}")
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW valid_{spec.name} AS SELECT * FROM empty_{spec.name}")
             if spec.id_column:
                 none = "SELECT CAST(NULL AS VARCHAR) AS v WHERE false"
                 self._register_ids(spec.name, none, none)
@@ -148,16 +148,17 @@ class _Validator:
         self.con.unregister(f"raw_{spec.name}")
         chk = f"chk_{spec.name}"
         out_cols = [c.name for c in spec.columns] + [c for c in raw.columns if c not in spec._by_name]
+        # A view, not a copy: the valid rows are read once, when written to Parquet.
         self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE valid_{spec.name} AS SELECT {', '.join(q(c) for c in out_cols)} "
-            f"FROM {chk} WHERE len(__reasons) = 0 ORDER BY {ROW}"
+            f"CREATE OR REPLACE TEMP VIEW valid_{spec.name} AS SELECT {', '.join(q(c) for c in out_cols)} "
+            f"FROM {chk} WHERE __reasons IS NULL ORDER BY {ROW}"
         )
         if spec.id_column:
             sid = q("__s_" + spec.id_column)
             self._register_ids(
                 spec.name,
                 f"SELECT DISTINCT {sid} AS v FROM {chk} WHERE {sid} <> ''",
-                f"SELECT {q(spec.id_column)} AS v FROM valid_{spec.name}",
+                f"SELECT {sid} AS v FROM {chk} WHERE __reasons IS NULL",
             )
         self._report(spec, raw, path)
         self._after_table(spec)
@@ -194,24 +195,28 @@ class _Validator:
                 )
             )
         s1 = ", ".join([ROW] + [f"{expr} AS {q(name)}" for name, expr in stage1.items()] + [q(c) for c in extras])
-        reasons = ", ".join(f"CASE WHEN {c.condition} THEN {c.message} END" for c in checks)
-        codes = ", ".join(f"CASE WHEN {c.condition} THEN '{c.code}' END" for c in checks)
-        helpers = ", ".join(q(n) for n in stage1)
-        cols = ", ".join([f"{expr} AS {q(name)}" for name, expr in values.items()] + [q(c) for c in extras])
+        flags = ", ".join(f"({c.condition}) AS __c{i}" for i, c in enumerate(checks))
+        bad = " OR ".join(f"__c{i}" for i in range(len(checks)))
+        # Reasons are assembled only for bad rows; NULL means the row is valid.
+        reasons = ", ".join(f"CASE WHEN __c{i} THEN {c.message} END" for i, c in enumerate(checks))
+        codes = ", ".join(f"CASE WHEN __c{i} THEN '{c.code}' END" for i, c in enumerate(checks))
+        keep = [q("__s_" + spec.id_column)] if spec.id_column else []
+        cols = ", ".join([*keep, *(f"{expr} AS {q(name)}" for name, expr in values.items()), *(q(c) for c in extras)])
         return (
             f"CREATE OR REPLACE TEMP TABLE chk_{spec.name} AS "
             f"WITH s1 AS (SELECT {s1} FROM raw_{spec.name}), "
-            f"s2 AS (SELECT *{window} FROM s1) "
-            f"SELECT {ROW}, {helpers}, {cols}, "
-            f"list_filter([{reasons}], lambda x: x IS NOT NULL) AS __reasons, "
-            f"list_filter([{codes}], lambda x: x IS NOT NULL) AS __codes "
-            f"FROM s2"
+            f"s2 AS (SELECT *{window} FROM s1), "
+            f"s3 AS (SELECT *, {flags} FROM s2) "
+            f"SELECT {ROW}, {cols}, "
+            f"CASE WHEN {bad} THEN list_filter([{reasons}], lambda x: x IS NOT NULL) END AS __reasons, "
+            f"CASE WHEN {bad} THEN list_filter([{codes}], lambda x: x IS NOT NULL) END AS __codes "
+            f"FROM s3"
         )
 
     def _report(self, spec: TableSpec, raw: RawTable, path: Path) -> None:
         chk = f"chk_{spec.name}"
         rep = TableReport(spec.name, path.name, rows_read=raw.table.num_rows)
-        rep.rows_quarantined = self.con.execute(f"SELECT count(*) FROM {chk} WHERE len(__reasons) > 0").fetchone()[0]
+        rep.rows_quarantined = self.con.execute(f"SELECT count(*) FROM {chk} WHERE __reasons IS NOT NULL").fetchone()[0]
         rep.rows_valid = rep.rows_read - rep.rows_quarantined
         rep.reasons = dict(
             self.con.execute(
@@ -222,7 +227,7 @@ class _Validator:
         if rep.rows_quarantined:
             id_expr = q("__s_" + spec.id_column) if spec.id_column else "NULL"
             bad = self.con.execute(
-                f"SELECT {ROW}, {id_expr}, __reasons FROM {chk} WHERE len(__reasons) > 0 ORDER BY {ROW}"
+                f"SELECT {ROW}, {id_expr}, __reasons FROM {chk} WHERE __reasons IS NOT NULL ORDER BY {ROW}"
             ).fetchall()
             rows = raw.table.drop_columns([ROW]).take(pa.array([r[0] - 1 for r in bad], pa.int64())).to_pylist()
             self.quarantined[spec.name] = [
