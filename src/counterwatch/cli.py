@@ -60,11 +60,11 @@ def _spinner() -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True)
 
 
-def print_validation(report: ValidationReport) -> None:
-    """Counts per table, then counts per table and reason, then warnings."""
+def print_validation(report: ValidationReport, max_reasons: int | None = None) -> None:
+    """Counts per table, then counts per table and reason (the ``max_reasons`` most common), then warnings."""
     t = Table(title="Input tables", title_justify="left")
-    t.add_column("table")
-    t.add_column("file")
+    t.add_column("table", no_wrap=True)
+    t.add_column("file", overflow="fold")
     for col in ("read", "valid", "quarantined"):
         t.add_column(col, justify="right")
     for rep in report.tables.values():
@@ -80,9 +80,15 @@ def print_validation(report: ValidationReport) -> None:
         r.add_column("table")
         r.add_column("reason")
         r.add_column("rows", justify="right")
-        for table, code, n in reasons:
+        shown = sorted(reasons, key=lambda x: -x[2])[:max_reasons] if max_reasons else reasons
+        for table, code, n in shown:
             r.add_row(table, code, f"{n:,}")
         console.print(r)
+        if len(shown) < len(reasons):
+            console.print(
+                f"… and {len(reasons) - len(shown)} more reasons: `counterwatch validate {report.workspace}` lists all",
+                highlight=False,
+            )
     for rep in report.tables.values():
         for w in rep.warnings:
             console.print(f"[yellow]warning:[/] {w}", highlight=False)
@@ -151,7 +157,8 @@ def generate(
             out, listings=listings, seed=seed, fmt=fmt, bad_rows=bad_rows,
             progress=lambda step, frac: progress.update(task, description=step, completed=frac),
         )  # fmt: skip
-    t = Table(title=f"Generated {out} in {time.perf_counter() - start:.1f} s", title_justify="left")
+    console.print(f"Generated {out} in {time.perf_counter() - start:.1f} s", highlight=False)
+    t = Table()
     t.add_column("table")
     t.add_column("rows", justify="right")
     for name, n in result.counts.items():
@@ -196,7 +203,7 @@ def _run(ws: Workspace) -> None:
     console.print(t)
     for r in results:
         if isinstance(r.details, ValidationReport):
-            print_validation(r.details)
+            print_validation(r.details, max_reasons=10)
 
 
 @app.command()
