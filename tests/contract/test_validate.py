@@ -224,3 +224,17 @@ def test_jsonl_empty_optional_table_and_missing_key(make_workspace):
     write_table(pa.table(rows), root / "listings.jsonl")
     with pytest.raises(InputError, match=r"listings.jsonl: required column\(s\) price missing"):
         validate_workspace(ws)
+
+
+def test_non_utf8_csv_names_the_line_and_how_to_convert(make_workspace):
+    rows = [listing_row(i) for i in range(1, 4)] + [listing_row(4, title="耐克 运动鞋")]
+    root = make_workspace({"stores": stores(), "listings": columns(rows)})
+    path = root / "listings.csv"
+    path.write_bytes(path.read_text(encoding="utf-8").encode("gbk"))
+    with pytest.raises(InputError, match=r"listings.csv: line 5 is not UTF-8 .*iconv"):
+        validate_workspace(Workspace.at(root))
+
+
+def test_missing_workspace_is_named(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        validate_workspace(Workspace.at(tmp_path / "nowhere"))

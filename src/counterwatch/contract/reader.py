@@ -74,12 +74,26 @@ def _read_parquet(path: Path, expected: list[str]) -> pa.Table:
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
 
 
+def _utf8_problem(path: Path) -> str | None:
+    """Where ``path`` stops being UTF-8, as a sentence naming the line; ``None`` when it is UTF-8."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return (
+            f"line {line} is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); the contract requires "
+            "UTF-8: convert the file, e.g. `iconv -f GBK -t UTF-8 in.csv > out.csv`"
+        )
+    return None
+
+
 def _csv_header(path: Path) -> list[str]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             header = next(csv.reader(fh), None)
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: line 1 is not UTF-8 ({exc.reason})") from exc
+        raise InputError(f"{path}: {_utf8_problem(path) or exc.reason}") from exc
     if not header:
         raise InputError(f"{path}: line 1 should be a header row naming the columns, but the file is empty")
     return header
@@ -111,7 +125,7 @@ def _locate_csv_error(path: Path, width: int, message: str) -> str:
                 if len(row) != width:
                     return f"line {reader.line_num}: expected {width} fields as in the header, found {len(row)}"
     except UnicodeDecodeError as exc:
-        return f"not valid UTF-8 at byte {exc.start} ({exc.reason})"
+        return _utf8_problem(path) or exc.reason
     except csv.Error as exc:
         return f"line {reader.line_num}: {exc}"
     return re.sub(r"^CSV parse error: ", "", message)[:300]

@@ -103,6 +103,8 @@ class _Validator:
         self.progress = progress or (lambda _msg: None)
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
+        # Tables larger than memory spill here instead of failing.
+        self.con.execute("SET temp_directory = ?", [str(ws.out / ".duckdb-spill")])
         _iso_sets(self.con)
         self.reports: dict[str, TableReport] = {}
         self.quarantined: dict[str, list[dict[str, Any]]] = {}
@@ -327,6 +329,8 @@ def validate_workspace(
     ws: Workspace, settings: Settings | None = None, progress: Progress | None = None
 ) -> ValidationReport:
     """Check every input table of ``ws``, write valid tables, quarantine and ``out/validation.json``."""
+    if not ws.root.is_dir():
+        raise InputError(f"workspace {ws.root} does not exist or is not a directory")
     settings = settings or load_settings(ws.root)
     fingerprint = input_fingerprint(ws, settings)
     v = _Validator(ws, settings, progress)
