@@ -1,0 +1,160 @@
+"""The brand registry compiled for matching: patterns per brand in each text view, products, prices.
+
+Built once per scan from ``brands.json`` and ``fx_rates`` and shipped to worker processes.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from counterwatch.contract.brands import Brand
+from counterwatch.detect.normalize import LEET, plain, skeleton
+
+_HAN = re.compile(r"[\u3400-\u9fff]")
+VOWELS = "aeiou"
+MIN_MISSPELL = 4  # letters: shorter names have too many innocent near neighbours
+MIN_SQUEEZED = 7  # letters: long names are matched even when split inside a word ("Louis Vu-itton")
+
+
+def misspellings(name: str) -> set[str]:
+    """One-edit variants of a Latin name a seller would write (a letter dropped, neighbours swapped,
+    a vowel changed or added), as skeletons. Edits apply to the name before doubled letters collapse,
+    so "Vuituton" and "Burbrery" are found; variants shorter than four letters are left out."""
+    word = skeleton(name).strip()  # folded, but we need the uncollapsed letters: rebuild them
+    raw = _uncollapsed(name)
+    out: set[str] = set()
+    n = len(raw)
+    for i in range(n):
+        if raw[i] == " ":
+            continue
+        out.add(raw[:i] + raw[i + 1 :])
+        if i + 1 < n and raw[i + 1] != " " and raw[i + 1] != raw[i]:
+            out.add(raw[:i] + raw[i + 1] + raw[i] + raw[i + 2 :])
+        if raw[i] in VOWELS:
+            out.update(raw[:i] + v + raw[i + 1 :] for v in VOWELS)
+        out.update(raw[: i + 1] + v + raw[i + 1 :] for v in VOWELS)
+    variants = {skeleton(v).strip() for v in out}
+    variants.discard(word)
+    return {v for v in variants if len(v.replace(" ", "")) >= MIN_MISSPELL}
+
+
+def _uncollapsed(name: str) -> str:
+    """The skeleton steps but the collapsing of doubled letters."""
+    t = "".join(c for c in unicodedata.normalize("NFKD", plain(name)) if not unicodedata.combining(c))
+    t = re.sub(r"[^a-z0-9]+", " ", re.sub("|".join(map(re.escape, LEET)), lambda m: LEET[m.group()], t))
+    return t.strip()
+
+
+def han_variants(alias: str) -> list[str]:
+    """Regex alternatives for a Han alias with any one character replaced (劳力士 -> 劳力土), 3+ characters."""
+    if len(alias) < 3:
+        return []
+    return [re.escape(alias[:i]) + "." + re.escape(alias[i + 1 :]) for i in range(len(alias))]
+
+
+@dataclass
+class BrandCatalog:
+    """Patterns that find each brand, and the brand's products with reference prices in the base currency."""
+
+    brand_ids: list[str]
+    names: list[str]
+    #: skeleton-view token patterns (" rolex ") -> (brand index, "name" | "misspelled")
+    token_patterns: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: long names without spaces ("louisvuitton") -> brand index, matched in the squeezed skeleton
+    squeezed_patterns: dict[str, int] = field(default_factory=dict)
+    #: Han aliases in the plain view ("劳力士") -> (brand index, "name" | "misspelled")
+    han_patterns: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: regex of Han aliases with one character replaced, and the aliases it stands for
+    han_fuzzy: str = ""
+    han_aliases: dict[str, int] = field(default_factory=dict)
+    #: squeezed skeletons for runs of single letters ("g u c c i" -> "guci") -> (brand index, how)
+    squeezed_lookup: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: plain names and aliases per brand, to tell a plain mention from a disguised one
+    plain_names: list[list[str]] = field(default_factory=list)
+    #: top-level categories each brand sells in ("shoes", "bags")
+    categories: list[set[str]] = field(default_factory=list)
+    products: pl.DataFrame = field(default_factory=pl.DataFrame)
+    #: product keyword (plain view) -> product row indexes
+    keywords: dict[str, list[int]] = field(default_factory=dict)
+    authorized: set[tuple[str, str]] = field(default_factory=set)  # (store_id, brand_id)
+
+    @classmethod
+    def build(cls, brands: list[Brand], fx: dict[str, float], base: str) -> BrandCatalog:
+        cat = cls([b.brand_id for b in brands], [b.name for b in brands])
+        ambiguous: set[str] = set()
+        exact: dict[str, int] = {}
+        for i, b in enumerate(brands):
+            names = [b.name, *b.aliases]
+            cat.plain_names.append(sorted({plain(n).strip() for n in names if plain(n).strip()}))
+            cat.categories.append({(p.category or "").split("/")[0] for p in b.products if p.category})
+            for n in names:
+                if _HAN.search(n):
+                    cat.han_patterns.setdefault(plain(n).strip(), (i, "name"))
+                    continue
+                sk = skeleton(n).strip()
+                if not sk:
+                    continue
+                if sk in exact and exact[sk] != i:
+                    ambiguous.add(sk)
+                exact[sk] = i
+                cat.token_patterns[f" {sk} "] = (i, "name")
+                squeezed = sk.replace(" ", "")
+                cat.squeezed_lookup[squeezed] = (i, "name")
+                if len(squeezed) >= MIN_SQUEEZED:
+                    cat.squeezed_patterns[squeezed] = i
+        for sk in ambiguous:  # a skeleton two brands share identifies neither
+            cat.token_patterns.pop(f" {sk} ", None)
+            cat.squeezed_lookup.pop(sk.replace(" ", ""), None)
+        for b in brands:
+            cat.authorized.update((s, b.brand_id) for s in b.authorized_stores)
+        latin_names = [(n, i) for i, b in enumerate(brands) for n in (b.name, *b.aliases) if not _HAN.search(n)]
+        for n, i in latin_names:
+            if len(skeleton(n).replace(" ", "")) < MIN_MISSPELL:
+                continue
+            for v in misspellings(n):
+                if v in exact:
+                    continue
+                cat.token_patterns.setdefault(f" {v} ", (i, "misspelled"))
+                cat.squeezed_lookup.setdefault(v.replace(" ", ""), (i, "misspelled"))
+        cat.han_aliases = {a: i for a, (i, _how) in cat.han_patterns.items()}
+        cat.han_fuzzy = "|".join(v for a in sorted(cat.han_aliases) for v in han_variants(a))
+        rows = []
+        for i, b in enumerate(brands):
+            for p in b.products:
+                rate = 1.0 if p.currency == base else fx.get(p.currency)
+                rows.append(
+                    {
+                        "brand_idx": i,
+                        "product_id": p.product_id,
+                        "product_name": p.name,
+                        "reference_base": None if rate is None else p.reference_price * rate,
+                        "reference_price": p.reference_price,
+                        "reference_currency": p.currency,
+                    }
+                )
+                for kw in {p.name, *p.keywords}:
+                    k = plain(kw).strip()
+                    if len(k) >= 2:
+                        cat.keywords.setdefault(k, []).append(len(rows) - 1)
+        cat.products = pl.DataFrame(
+            rows,
+            schema={
+                "brand_idx": pl.Int32, "product_id": pl.String, "product_name": pl.String,
+                "reference_base": pl.Float64, "reference_price": pl.Float64, "reference_currency": pl.String,
+            },
+        )  # fmt: skip
+        return cat
+
+
+def resolve_han(catalog: BrandCatalog, written: str) -> int | None:
+    """The brand whose Han alias ``written`` misspells by one character, if exactly one does."""
+    hits = {
+        i
+        for alias, i in catalog.han_aliases.items()
+        if len(alias) == len(written) and sum(a != b for a, b in zip(alias, written, strict=True)) <= 1
+    }
+    return hits.pop() if len(hits) == 1 else None

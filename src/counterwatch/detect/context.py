@@ -1,0 +1,72 @@
+"""Everything the per-listing work needs, built once per scan and shipped to workers.
+
+The context holds no per-listing state: scoring a batch is a pure function of the batch and
+the context, so the local process pool and Spark's ``mapInArrow`` can run the same code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from counterwatch.config import Settings, load_settings
+from counterwatch.contract import read_brands, read_table
+from counterwatch.detect.catalog import BrandCatalog
+from counterwatch.detect.vocabulary import PhraseClass, load_vocabulary
+from counterwatch.workspace import Workspace
+
+
+@dataclass
+class DetectContext:
+    base_currency: str
+    fx: dict[str, float]
+    catalog: BrandCatalog
+    vocabulary: dict[str, PhraseClass]
+    reference_time: dt.datetime
+    #: listing ids confirmed counterfeit by a label, with their row in the indexes below
+    confirmed_ids: list[str] = field(default_factory=list)
+    photo_index: object | None = None  # HammingIndex over confirmed counterfeits' photos
+    text_index: object | None = None  # TextIndex over confirmed counterfeits' titles
+
+    @classmethod
+    def build(cls, ws: Workspace, settings: Settings | None = None) -> DetectContext:
+        settings = settings or load_settings(ws.root)
+        base = settings.workspace.base_currency
+        fx_table = read_table(ws, "fx_rates")
+        fx = dict(zip(fx_table["currency"].to_pylist(), fx_table["to_base"].to_pylist(), strict=True))
+        fx[base] = 1.0
+        catalog = BrandCatalog.build(read_brands(ws), fx, base)
+        listings = read_table(ws, "listings", ["listing_id", "title", "image_hashes", "created_at"])
+        latest = pl.from_arrow(listings.select(["created_at"]))["created_at"].max()
+        ctx = cls(base, fx, catalog, load_vocabulary(), latest or dt.datetime.now(dt.UTC))
+        ctx.attach_confirmed(listings, read_table(ws, "labels"))
+        return ctx
+
+    def attach_confirmed(self, listings, labels) -> None:  # type: ignore[no-untyped-def]
+        """Index the photos and titles of listings labelled counterfeit (the latest label per listing wins)."""
+        lab = pl.from_arrow(labels)
+        if lab.height == 0:
+            return
+        latest = lab.sort("decided_at").group_by("listing_id").last()
+        confirmed = latest.filter(pl.col("label") == "counterfeit")["listing_id"]
+        rows = pl.from_arrow(listings).filter(pl.col("listing_id").is_in(confirmed.implode()))
+        self.confirmed_ids = rows["listing_id"].to_list()
+        try:
+            from counterwatch.detect.index.hamming import HammingIndex, hex_to_uint64
+            from counterwatch.detect.index.minhash import TextIndex
+        except ImportError:  # indexes arrive with the photo and re-listing signals
+            return
+        hashes = rows.select(pl.int_range(pl.len()).alias("i"), "image_hashes").explode("image_hashes").drop_nulls()
+        if hashes.height:
+            self.photo_index = HammingIndex.build(
+                hex_to_uint64(hashes["image_hashes"]), hashes["i"].to_numpy().astype(np.int64)
+            )
+        if rows.height:
+            from counterwatch.detect.normalize import plain
+
+            self.text_index = TextIndex.build(
+                [plain(t) for t in rows["title"].to_list()], np.arange(rows.height, dtype=np.int64)
+            )

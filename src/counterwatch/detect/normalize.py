@@ -1,0 +1,93 @@
+"""Text views that see through disguised brand names, vectorised over Polars string columns.
+
+Two views of a text:
+- **plain**: Unicode NFKC (full-width to ASCII), zero-width characters removed, Cyrillic and
+  Greek look-alikes folded to Latin, lower case, whitespace collapsed. Vocabulary and product
+  keywords are matched here.
+- **skeleton**: the plain view without accents, with look-alike digits and symbols folded to letters (``0``→o,
+  ``1``/``l``→i, ``3``→e …), repeated letters collapsed (``rollex``→``roiex``, ``gucci``→``guci``),
+  everything but letters, digits and Han characters turned into single spaces, Latin and Han runs
+  separated, and a space at each end. Brand names are folded the same way (``skeleton``), so
+  ``R0lex``, ``ＲＯＬＥＸ``, ``Rоlex`` (Cyrillic о) and ``Rollex`` all meet ``rolex``.
+
+``skeleton`` (one Python string) and ``skeleton_expr`` (a Polars column) must agree; a property
+test holds them to it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import polars as pl
+
+#: Cyrillic and Greek letters that look like Latin ones (lower case; upper case is lowered first).
+CONFUSABLES: dict[str, str] = {
+    # Cyrillic
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
+    "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "һ": "h", "ԁ": "d", "ԛ": "q",
+    "ԝ": "w", "ь": "b", "г": "r", "п": "n", "ш": "w", "л": "n",
+    # Greek
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
+    "υ": "u", "χ": "x", "ω": "w", "ς": "s", "μ": "u", "γ": "y", "ζ": "z",
+}  # fmt: skip
+ZERO_WIDTH = "[\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
+#: Digits and symbols sellers use for letters. ``l`` folds to ``i`` too, as ``1`` stands for both.
+LEET: dict[str, str] = {
+    "0": "o", "1": "i", "l": "i", "|": "i", "!": "i", "3": "e", "4": "a", "@": "a", "5": "s", "$": "s",
+    "7": "t", "8": "b", "9": "g",
+}  # fmt: skip
+_DOUBLES = {c * 2: c for c in "abcdefghijklmnopqrstuvwxyz"}
+_NOT_TOKEN = r"[^a-z0-9\p{Han}]+"
+_HAN = r"\p{Han}"
+
+
+def plain_expr(text: pl.Expr) -> pl.Expr:
+    """The plain view of a string column."""
+    return (
+        text.fill_null("")
+        .str.normalize("NFKC")
+        .str.replace_all(ZERO_WIDTH, "")
+        .str.to_lowercase()
+        .str.replace_many(CONFUSABLES)
+        .str.replace_all(r"\s+", " ")
+    )
+
+
+def skeleton_expr(plain: pl.Expr) -> pl.Expr:
+    """The skeleton view of a column already in the plain view."""
+    # Accents go (Lancôme -> lancome): NFKD splits them off as combining marks.
+    folded = plain.str.normalize("NFKD").str.replace_all(r"\p{Mn}+", "")
+    folded = folded.str.replace_many(LEET).str.replace_all(_NOT_TOKEN, " ")
+    # Han and Latin runs become separate tokens: "nike耐克" -> "nike 耐克".
+    folded = folded.str.replace_all(rf"({_HAN})([a-z0-9])", "$1 $2").str.replace_all(rf"([a-z0-9])({_HAN})", "$1 $2")
+    collapsed = folded.str.replace_many(_DOUBLES).str.replace_many(_DOUBLES)
+    return pl.concat_str(pl.lit(" "), collapsed.str.strip_chars(" "), pl.lit(" "))
+
+
+_ZERO_WIDTH_RE = re.compile(ZERO_WIDTH)
+_CONFUSABLES_RE = re.compile("|".join(map(re.escape, CONFUSABLES)))
+_LEET_RE = re.compile("|".join(map(re.escape, LEET)))
+_NOT_TOKEN_RE = re.compile(r"[^a-z0-9\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
+_HAN_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
+_HAN_LATIN = re.compile(f"([{_HAN_CLASS}])([a-z0-9])")
+_LATIN_HAN = re.compile(f"([a-z0-9])([{_HAN_CLASS}])")
+_DOUBLE_RE = re.compile(r"([a-z])\1")  # pairs, twice: the same as two replace_many passes
+
+
+def plain(text: str) -> str:
+    """The plain view of one string (as ``plain_expr``)."""
+    t = unicodedata.normalize("NFKC", text or "")
+    t = _ZERO_WIDTH_RE.sub("", t).lower()
+    t = _CONFUSABLES_RE.sub(lambda m: CONFUSABLES[m.group()], t)
+    return re.sub(r"\s+", " ", t)
+
+
+def skeleton(text: str) -> str:
+    """The skeleton view of one string (as ``skeleton_expr(plain_expr(...))``)."""
+    t = "".join(c for c in unicodedata.normalize("NFKD", plain(text)) if not unicodedata.combining(c))
+    t = _LEET_RE.sub(lambda m: LEET[m.group()], t)
+    t = _NOT_TOKEN_RE.sub(" ", t)
+    t = _LATIN_HAN.sub(r"\1 \2", _HAN_LATIN.sub(r"\1 \2", t))
+    t = _DOUBLE_RE.sub(r"\1", _DOUBLE_RE.sub(r"\1", t))
+    return " " + t.strip(" ") + " "

@@ -1,0 +1,188 @@
+"""Brand mention: which registered brand a listing names, where, and whether the name is disguised.
+
+Matches names and aliases of ``brands.json`` in the title, the declared brand and the description,
+after folding (``normalize``): full-width, homoglyphs, zero-width characters, digit-for-letter
+swaps and doubled letters all meet the plain name; separators are seen through (``G.U.C.C.I``,
+``L V``, ``Louis Vu-itton``); one-edit misspellings of names of five letters or more count when the
+listing's category is one the brand sells in. Chinese aliases match inside unsegmented text.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from counterwatch.detect.catalog import resolve_han
+from counterwatch.detect.normalize import plain_expr, skeleton_expr
+from counterwatch.detect.signals.base import Example, Signal
+
+FIELDS = ("title", "brand", "description")  # in order of how much a mention there says
+_RUNS = r"(?-u:\b)(?:[a-z] )+[a-z](?-u:\b)"  # single letters split by separators: "g u c c i"
+_HOW_RANK = {"name": 0, "run": 1, "squeezed": 1, "misspelled": 2}
+
+
+class BrandMention(Signal):
+    name = "brand"
+    reads = ("title", "brand", "description", "category", "store_id")
+    outputs = {
+        "brand_id": pl.String,
+        "brand_name": pl.String,
+        "brand_field": pl.String,  # title | brand | description
+        "brand_how": pl.String,  # plain | disguised | misspelled
+        "brand_written": pl.String,  # the name as the listing wrote it (skeleton view when disguised)
+        "authorized": pl.Boolean,
+        "homoglyphs": pl.Boolean,  # Latin text with Cyrillic/Greek look-alikes
+        "invisible_chars": pl.Boolean,  # zero-width characters
+    }
+    examples = (
+        Example({"title": "Nike Air Max 90"}, {"brand_name": "Nike", "brand_how": "plain"}),
+        Example({"title": "N1ke Air Max 90"}, {"brand_name": "Nike", "brand_how": "disguised"}),
+        Example({"title": "G.U.C.C.I Marmont bag"}, {"brand_name": "Gucci", "brand_how": "disguised"}),
+        Example({"title": "Rоlex Submariner"}, {"brand_name": "Rolex", "homoglyphs": True}),
+        Example({"title": "ＲＯＬＥＸ 潜航者"}, {"brand_name": "Rolex", "brand_how": "disguised"}),
+        Example({"title": "Rollex Submariner", "category": "watches/wristwatches"}, {"brand_name": "Rolex"}),
+        Example({"title": "正品劳力士手表"}, {"brand_name": "Rolex", "brand_how": "plain"}),
+        Example({"title": "plain cotton t-shirt"}, {"brand_id": None}),
+    )
+
+    def compute(self, df: pl.DataFrame, ctx) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+        cat = ctx.catalog
+        df = df.with_columns(
+            *(plain_expr(pl.col(f)).alias(f"_{f}_plain") for f in FIELDS),
+        ).with_columns(*(skeleton_expr(pl.col(f"_{f}_plain")).alias(f"_{f}_skel") for f in FIELDS))
+        token_pats = list(cat.token_patterns)
+        squeezed_pats = list(cat.squeezed_patterns)
+        han_pats = list(cat.han_patterns)
+        found = []
+        for rank, f in enumerate(FIELDS):
+            skel, pln = pl.col(f"_{f}_skel"), pl.col(f"_{f}_plain")
+            cols = {
+                "token": skel.str.extract_many(token_pats, overlapping=True) if token_pats else None,
+                "squeezed": skel.str.replace_all(" ", "", literal=True).str.extract_many(squeezed_pats)
+                if squeezed_pats
+                else None,
+                "han": pln.str.extract_many(han_pats, overlapping=True) if han_pats else None,
+                "run": skel.str.extract_all(_RUNS),
+                "han_fuzzy": pln.str.extract_all(cat.han_fuzzy) if cat.han_fuzzy else None,
+            }
+            for source, expr in cols.items():
+                if expr is None:
+                    continue
+                long = (
+                    df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), expr.alias("m"))
+                    .explode("m")
+                    .drop_nulls("m")
+                )
+                if long.height:
+                    found.append(long.with_columns(pl.lit(source).alias("source"), pl.lit(rank).alias("field_rank")))
+        n = df.height
+        if found:
+            best = self._best(pl.concat(found), cat, df)
+        else:
+            best = pl.DataFrame(schema={"_row": pl.UInt32, "brand_idx": pl.Int32, "how": pl.String,
+                                        "field_rank": pl.Int32, "m": pl.String})  # fmt: skip
+        per_row = pl.DataFrame({"_row": pl.arange(0, n, dtype=pl.UInt32, eager=True)}).join(best, on="_row", how="left")
+        idx = per_row["brand_idx"]
+        brand_ids = pl.Series(cat.brand_ids + [None], dtype=pl.String)
+        names = pl.Series(cat.names + [None], dtype=pl.String)
+        gather = idx.fill_null(len(cat.brand_ids)).cast(pl.UInt32)
+        df = df.with_columns(
+            brand_ids.gather(gather).alias("brand_id"),
+            names.gather(gather).alias("brand_name"),
+            pl.Series(FIELDS).gather(per_row["field_rank"].fill_null(0).cast(pl.UInt32)).alias("_field"),
+            per_row["how"].alias("_how"),
+            per_row["m"].str.strip_chars(" ").alias("_written"),
+        )
+        # Plain when the field's plain view holds one of the brand's names or aliases as written.
+        names_by_brand = pl.Series([cat.plain_names[i] for i in range(len(cat.brand_ids))] + [[]],
+                                   dtype=pl.List(pl.String))  # fmt: skip
+        df = df.with_columns(names_by_brand.gather(gather).alias("_names"))
+        # Written plainly when the field as entered (only lower-cased) holds a name or alias of the brand.
+        field_plain = (
+            pl.when(pl.col("_field") == "title")
+            .then(pl.col("title"))
+            .when(pl.col("_field") == "brand")
+            .then(pl.col("brand"))
+            .otherwise(pl.col("description"))
+            .fill_null("")
+            .str.to_lowercase()
+        )
+        is_plain = (
+            df.select(
+                pl.int_range(pl.len()).alias("_i"), field_plain.alias("_fp"), pl.col("_names")
+            )  # one row per (listing, name)
+            .explode("_names")
+            .filter(pl.col("_names").is_not_null())
+            .filter(pl.col("_fp").str.contains(pl.col("_names"), literal=True))
+            .select("_i")
+            .unique()
+        )
+        plain_mask = pl.Series(pl.arange(0, n, eager=True).is_in(is_plain["_i"].implode()))
+        how = (
+            pl.when(pl.col("brand_id").is_null())
+            .then(None)
+            .when(pl.col("_how") == "misspelled")
+            .then(pl.lit("misspelled"))
+            .when(pl.lit(plain_mask))
+            .then(pl.lit("plain"))
+            .otherwise(pl.lit("disguised"))
+        )
+        auth = pl.Series(
+            [(s, b) in cat.authorized for s, b in zip(df["store_id"], df["brand_id"], strict=True)], dtype=pl.Boolean
+        ) if cat.authorized else pl.Series([False] * n, dtype=pl.Boolean)  # fmt: skip
+        originals = pl.concat_str(pl.col("title").fill_null(""), pl.col("brand").fill_null(""), separator=" ")
+        return df.with_columns(
+            pl.when(pl.col("brand_id").is_null()).then(None).otherwise(pl.col("_field")).alias("brand_field"),
+            how.alias("brand_how"),
+            pl.col("_written").alias("brand_written"),
+            auth.alias("authorized"),
+            (originals.str.contains(r"[a-zA-Z]") & originals.str.contains(r"[\u0370-\u03ff\u0400-\u04ff]")).alias(
+                "homoglyphs"
+            ),
+            originals.str.contains(r"[\u200b-\u200f\u2060-\u2064\ufeff]").alias("invisible_chars"),
+        ).drop("_field", "_how", "_written", "_names")
+
+    @staticmethod
+    def _best(long: pl.DataFrame, cat, df: pl.DataFrame) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+        """Resolve matched patterns to brands and keep each listing's strongest mention."""
+        table = [
+            *((p, i, how, "token") for p, (i, how) in cat.token_patterns.items()),
+            *((p, i, "squeezed", "squeezed") for p, i in cat.squeezed_patterns.items()),
+            *((p, i, how, "han") for p, (i, how) in cat.han_patterns.items()),
+        ]
+        runs = long.filter(pl.col("source") == "run")["m"].unique().to_list()
+        table += [
+            (r, *cat.squeezed_lookup[r.replace(" ", "")], "run")
+            for r in runs
+            if r.replace(" ", "") in cat.squeezed_lookup
+        ]
+        fuzzy = long.filter(pl.col("source") == "han_fuzzy")["m"].unique().to_list()
+        for w in fuzzy:
+            if w in cat.han_patterns:
+                table.append((w, cat.han_patterns[w][0], "name", "han_fuzzy"))
+            elif (i := resolve_han(cat, w)) is not None:
+                table.append((w, i, "misspelled", "han_fuzzy"))
+        patterns = pl.DataFrame(
+            table, schema={"m": pl.String, "brand_idx": pl.Int32, "how": pl.String, "source": pl.String}, orient="row"
+        )
+        hits = long.join(patterns, on=["m", "source"], how="inner")
+        # Misspellings count only in a category the brand sells in: "couch" is not Coach on a sofa.
+        cats = pl.DataFrame(
+            {"brand_idx": list(range(len(cat.categories))), "_cats": [sorted(c) for c in cat.categories]},
+            schema={"brand_idx": pl.Int32, "_cats": pl.List(pl.String)},
+        )
+        listing_cat = df.select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
+            pl.col("category").fill_null("").str.split("/").list.first().alias("_cat"),
+        )
+        hits = (
+            hits.join(cats, on="brand_idx", how="left")
+            .join(listing_cat, on="_row", how="left")
+            .filter((pl.col("how") != "misspelled") | pl.col("_cats").list.contains(pl.col("_cat")))
+        )
+        return (
+            hits.with_columns(pl.col("how").replace_strict(_HOW_RANK, default=3).alias("_how_rank"))
+            .sort(["_row", "field_rank", "_how_rank", "brand_idx"])
+            .group_by("_row", maintain_order=True)
+            .first()
+            .select("_row", "brand_idx", "how", pl.col("field_rank").cast(pl.Int32), "m")
+        )
