@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 import pycountry
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from counterwatch.errors import ConfigError
 
@@ -31,10 +31,24 @@ class WorkspaceSettings(BaseModel):
         return code
 
 
+class DetectSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    block_at: float = Field(0.9, ge=0, le=1)
+    review_at: float = Field(0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DetectSettings:
+        if self.review_at > self.block_at:
+            raise ValueError(f"review_at ({self.review_at}) must not exceed block_at ({self.block_at})")
+        return self
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     workspace: WorkspaceSettings = WorkspaceSettings()
+    detect: DetectSettings = DetectSettings()
 
 
 DEFAULT_TOML = """\
@@ -45,6 +59,12 @@ DEFAULT_TOML = """\
 # Amounts in every table are converted to this ISO 4217 currency with fx_rates
 # (amount_in_base = amount * to_base). Statutory thresholds are stated in it.
 base_currency = "CNY"
+
+[detect]
+# A listing's risk (0..1) decides its band: block at or above block_at, review at or above
+# review_at, allow below. Enforcement takes blocked listings down and queues reviews.
+block_at = 0.9
+review_at = 0.5
 """
 
 

@@ -35,6 +35,8 @@ from counterwatch.errors import InputError
 from counterwatch.workspace import Workspace, atomic_path
 
 REPORT_FILE = "validation.json"
+#: Rows per Parquet row group of the valid tables: the unit of work a scan hands each process.
+ROW_GROUP_ROWS = 32_768
 _QUOTED = re.compile(r"'[^']*'")
 Progress = Callable[[str], None]
 
@@ -79,7 +81,8 @@ def input_fingerprint(ws: Workspace, settings: Settings) -> dict[str, Any]:
             if path.is_file():
                 st = path.stat()
                 files[path.name] = [st.st_size, st.st_mtime_ns]
-    settings_hash = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()[:16]
+    # Only the settings validation depends on: changing score bands must not re-validate.
+    settings_hash = hashlib.sha256(settings.workspace.model_dump_json().encode()).hexdigest()[:16]
     return {"files": files, "settings": settings_hash, "counterwatch": __version__}
 
 
@@ -303,7 +306,8 @@ class _Validator:
             target = tables_dir / f"{name}.parquet"
             with atomic_path(target) as tmp:
                 self.con.execute(
-                    f"COPY (SELECT * FROM valid_{name}) TO '{tmp.as_posix()}' (FORMAT parquet, COMPRESSION zstd)"
+                    f"COPY (SELECT * FROM valid_{name}) TO '{tmp.as_posix()}' "
+                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
                 )
         write_json(brands, tables_dir / "brands.json")
         qdir = self.ws.quarantine
