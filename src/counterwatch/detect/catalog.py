@@ -28,7 +28,7 @@ def misspellings(name: str) -> set[str]:
     raw = _uncollapsed(name)
     out: set[str] = set()
     n = len(raw)
-    for i in range(n):
+    for i in range(1, n):  # sellers keep the first letter: the name must still be recognised
         if raw[i] == " ":
             continue
         out.add(raw[:i] + raw[i + 1 :])

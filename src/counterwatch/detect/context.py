@@ -54,19 +54,15 @@ class DetectContext:
         confirmed = latest.filter(pl.col("label") == "counterfeit")["listing_id"]
         rows = pl.from_arrow(listings).filter(pl.col("listing_id").is_in(confirmed.implode()))
         self.confirmed_ids = rows["listing_id"].to_list()
-        try:
-            from counterwatch.detect.index.hamming import HammingIndex, hex_to_uint64
-            from counterwatch.detect.index.minhash import TextIndex
-        except ImportError:  # indexes arrive with the photo and re-listing signals
-            return
-        hashes = rows.select(pl.int_range(pl.len()).alias("i"), "image_hashes").explode("image_hashes").drop_nulls()
-        if hashes.height:
-            self.photo_index = HammingIndex.build(
-                hex_to_uint64(hashes["image_hashes"]), hashes["i"].to_numpy().astype(np.int64)
-            )
-        if rows.height:
-            from counterwatch.detect.normalize import plain
+        from counterwatch.detect.index.hamming import HammingIndex, degenerate_mask, flatten_hash_lists
+        from counterwatch.detect.index.minhash import TextIndex
+        from counterwatch.detect.normalize import plain_expr
 
-            self.text_index = TextIndex.build(
-                [plain(t) for t in rows["title"].to_list()], np.arange(rows.height, dtype=np.int64)
-            )
+        if rows.height == 0:
+            return
+        row, hashes, valid = flatten_hash_lists(rows["image_hashes"])
+        keep = valid & ~degenerate_mask(hashes)
+        if keep.any():
+            self.photo_index = HammingIndex.build(hashes[keep], row[keep].astype(np.int64))
+        titles = rows.select(plain_expr(pl.col("title")))["title"]
+        self.text_index = TextIndex.build(titles, np.arange(rows.height, dtype=np.int64))

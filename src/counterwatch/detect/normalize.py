@@ -91,3 +91,19 @@ def skeleton(text: str) -> str:
     t = _LATIN_HAN.sub(r"\1 \2", _HAN_LATIN.sub(r"\1 \2", t))
     t = _DOUBLE_RE.sub(r"\1", _DOUBLE_RE.sub(r"\1", t))
     return " " + t.strip(" ") + " "
+
+
+def token_expr(plain: pl.Expr) -> pl.Expr:
+    """Words of the plain view split on anything but letters, digits and Han, padded with spaces,
+    so ``" air max "`` matches whole words only; Han and Latin runs are separate words."""
+    t = plain.str.replace_all(r"[^\p{L}\p{N}]+", " ")
+    t = t.str.replace_all(rf"({_HAN})([^\s\p{{Han}}])", "$1 $2").str.replace_all(rf"([^\s\p{{Han}}])({_HAN})", "$1 $2")
+    return pl.concat_str(pl.lit(" "), t.str.strip_chars(" "), pl.lit(" "))
+
+
+def tokens(text: str) -> str:
+    """One keyword in the form ``token_expr`` gives (without the padding)."""
+    t = re.sub(r"[^\w]+|_", " ", plain(text))
+    t = re.sub(f"([{_HAN_CLASS}])([^\\s{_HAN_CLASS}])", r"\1 \2", t)
+    t = re.sub(f"([^\\s{_HAN_CLASS}])([{_HAN_CLASS}])", r"\1 \2", t)
+    return t.strip()

@@ -82,8 +82,8 @@ class BrandMention(Signal):
                                         "field_rank": pl.Int32, "m": pl.String})  # fmt: skip
         per_row = pl.DataFrame({"_row": pl.arange(0, n, dtype=pl.UInt32, eager=True)}).join(best, on="_row", how="left")
         idx = per_row["brand_idx"]
-        brand_ids = pl.Series(cat.brand_ids + [None], dtype=pl.String)
-        names = pl.Series(cat.names + [None], dtype=pl.String)
+        brand_ids = pl.Series([*cat.brand_ids, None], dtype=pl.String)
+        names = pl.Series([*cat.names, None], dtype=pl.String)
         gather = idx.fill_null(len(cat.brand_ids)).cast(pl.UInt32)
         df = df.with_columns(
             brand_ids.gather(gather).alias("brand_id"),

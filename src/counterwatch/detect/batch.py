@@ -1,0 +1,37 @@
+"""The per-listing work as one pure function over an Arrow record batch.
+
+``signals_batch(batch, ctx)`` runs every registered signal and returns the listing's id, store,
+the columns the scorer needs and every signal's outputs. No global state: the local engine runs
+it in a process pool, Spark can run it with ``mapInArrow``.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pyarrow as pa
+
+from counterwatch.detect.context import DetectContext
+from counterwatch.detect.signals import SIGNALS
+
+PASS_THROUGH = ("listing_id", "store_id", "title", "price", "currency", "created_at", "image_hashes")
+
+
+def signal_columns() -> dict[str, pl.DataType]:
+    cols: dict[str, pl.DataType] = {}
+    for s in SIGNALS:
+        cols.update(s.outputs)  # type: ignore[arg-type]
+    return cols
+
+
+def signals_frame(df: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
+    """Every signal over a Polars frame of listings (contract columns)."""
+    for s in SIGNALS:
+        df = s.compute(df, ctx)
+    keep = [c for c in PASS_THROUGH if c in df.columns] + list(signal_columns())
+    return df.select(keep)
+
+
+def signals_batch(batch: pa.RecordBatch, ctx: DetectContext) -> pa.RecordBatch:
+    """Every signal over one record batch of listings."""
+    out = signals_frame(pl.from_arrow(batch), ctx)  # type: ignore[arg-type]
+    return out.to_arrow().to_batches()[0] if out.height else pa.RecordBatch.from_pylist([], out.to_arrow().schema)

@@ -1,0 +1,286 @@
+"""Multi-index hashing: every indexed 64-bit photo hash within a Hamming distance of a query hash.
+
+Method (Norouzi, Punjani and Fleet, "Fast search in Hamming space with multi-index hashing",
+CVPR 2012). The 64 bits are cut into ``m`` disjoint substrings. If two hashes differ in at most
+``r`` bits, then by the pigeonhole principle at least one substring differs in at most
+``floor(r / m)`` bits; more tightly, with ``q, s = divmod(r, m)``, searching ``s + 1`` substrings
+within radius ``q`` and the other ``m - s - 1`` within ``q - 1`` (a radius of -1 means "not at
+all") cannot miss a match, since missing it in every substring would take ``r + 1`` differing
+bits. Searching a substring within radius ``rho`` means looking up its value XOR every bit
+pattern of weight ``<= rho``; each lookup is an exact match in a bucket table addressed by the
+substring value (no binary search). Candidates are verified with the full XOR + popcount, and
+a candidate reached through several substrings is kept only from the first that must reach it,
+so there are no duplicates and no sort to remove them.
+
+Guarantee: **exact**. ``query`` returns precisely the pairs within ``max_distance``, which the
+tests check against a brute-force scan. ``max_distance`` is chosen per query call; the index
+depends on it only through the largest distance it serves (``build(max_distance=...)``).
+
+Cost per query hash is (bucket probes) + (candidates to verify). When a substring's whole
+neighbourhood fits in memory, the index stores every variant of it within its radius (a
+substring of 16 bits at radius 1 is stored 17 times), so the query probes it once; otherwise
+the query probes every variant. ``substrings`` defaults to the m with the least expected
+work: for 50,000 hashes at distance 6, m = 3 (substrings of 22, 21 and 21 bits, radii
+1, 1 and 2 stored: 3 probes and ~7 candidates per query hash, about 60 MB of tables).
+
+Degenerate hashes. A blank or single-colour photo hashes to (nearly) all zeros, and a stock
+photo may be shared by thousands of listings; such a query matches thousands of items and
+says little. Two guards: ``max_matches_per_query`` keeps only that many nearest matches per
+query hash (so a count derived from them reads "at least"), and :func:`degenerate_mask` marks
+hashes with too few or too many set bits, for the caller to leave out of the index or the
+query::
+
+    ok = ~degenerate_mask(q)
+    m = index.query(q[ok])
+    query_pos = np.flatnonzero(ok)[m.query_pos]  # back to positions in q
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from itertools import combinations
+from typing import NamedTuple
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from counterwatch.detect.index import BucketTable, expand_ranges
+
+_MAX_SUBSTRING_BITS = 22  # a bucket table of 2**22 int32 offsets is 16 MB
+_MAX_STORED_ENTRIES = 1 << 24  # a substring's stored neighbourhood may take up to 64 MB of int32 ids
+_WORK_PER_CHUNK = 1 << 21  # probes + candidates per query step: bounds its memory to ~100 MB
+
+
+class Matches(NamedTuple):
+    """Flat match arrays, sorted by query position, then distance, then indexed hash, then payload."""
+
+    query_pos: np.ndarray  # int64 position in the queried array
+    payload: np.ndarray  # int64 payload of the indexed item
+    distance: np.ndarray  # uint8 Hamming distance, 0..64
+
+
+@dataclass(frozen=True, slots=True)
+class HammingIndex:
+    """Multi-index hashing over 64-bit hashes, each carrying an int64 payload (several may share a hash)."""
+
+    hashes: np.ndarray  # uint64 distinct indexed hashes, ascending
+    item_start: np.ndarray  # int64, len(hashes) + 1: payloads of hashes[i] are payload[item_start[i]:item_start[i+1]]
+    payload: np.ndarray  # int64, grouped by hash, ascending within a hash
+    max_distance: int  # the largest distance a query may ask for
+    shifts: tuple[int, ...]  # low bit of each substring
+    widths: tuple[int, ...]  # bits of each substring
+    stored_radius: tuple[int, ...]  # neighbourhood stored per substring at build time; -1: probed at query time
+    tables: tuple[BucketTable, ...]  # one per substring, keyed by the substring value
+
+    @classmethod
+    def build(
+        cls, hashes: np.ndarray, payload: np.ndarray, *, max_distance: int = 6, substrings: int | None = None
+    ) -> HammingIndex:
+        """Index uint64 ``hashes`` with their ``payload`` (int64, e.g. a row id), for queries up to ``max_distance``."""
+        h = np.asarray(hashes, dtype=np.uint64).ravel()
+        p = np.asarray(payload, dtype=np.int64).ravel()
+        if len(h) != len(p):
+            raise ValueError(f"HammingIndex.build: {len(h)} hashes but {len(p)} payloads; give one payload per hash")
+        order = np.lexsort((p, h))
+        h, p = h[order], p[order]
+        first = np.flatnonzero(np.r_[True, h[1:] != h[:-1]]) if len(h) else np.zeros(0, np.int64)
+        distinct = h[first]
+        m = default_substrings(len(distinct), max_distance) if substrings is None else substrings
+        if not 64 // _MAX_SUBSTRING_BITS + 1 <= m <= 64:
+            raise ValueError(f"HammingIndex.build: substrings={m}; use 3 to 64 (wider than 22 bits is not supported)")
+        widths = tuple(64 // m + (i < 64 % m) for i in range(m))
+        shifts = tuple(int(s) for s in np.cumsum((0, *widths[:-1])))
+        stored, tables = [], []
+        for shift, width, rho in zip(shifts, widths, _radii(widths, max_distance), strict=True):
+            sub = (distinct >> np.uint64(shift)) & np.uint64((1 << width) - 1)
+            flips = _flip_masks(width, max(rho, 0))
+            if rho >= 0 and len(flips) * len(distinct) <= _MAX_STORED_ENTRIES:
+                # Store every variant within `rho` of each substring: a query then probes once, not len(flips) times.
+                keys, ids = (sub[:, None] ^ flips[None, :]).ravel(), np.repeat(np.arange(len(distinct)), len(flips))
+                stored.append(rho)
+            else:
+                keys, ids = sub, None
+                stored.append(-1)
+            tables.append(BucketTable.build(keys, width, ids, keep_keys=False))
+        item_start = np.r_[first, len(h)].astype(np.int64)
+        return cls(distinct, item_start, p, max_distance, shifts, widths, tuple(stored), tuple(tables))
+
+    def __len__(self) -> int:
+        return len(self.payload)
+
+    def radii(self, max_distance: int) -> tuple[int, ...]:
+        """Radius within which each substring is searched for ``max_distance`` (-1: not searched)."""
+        if not 0 <= max_distance <= self.max_distance:
+            raise ValueError(
+                f"max_distance={max_distance}, but this index was built for 0 to {self.max_distance}; "
+                f"rebuild it with HammingIndex.build(..., max_distance={max_distance})"
+            )
+        needed = _radii(self.widths, max_distance)
+        return tuple(-1 if r < 0 else (s if s >= 0 else r) for r, s in zip(needed, self.stored_radius, strict=True))
+
+    def work_per_hash(self, max_distance: int) -> tuple[int, float]:
+        """Bucket probes and expected candidates per query hash at this distance (the query cost)."""
+        probes, candidates = 0, 0.0
+        for width, rho, stored, table in zip(
+            self.widths, self.radii(max_distance), self.stored_radius, self.tables, strict=True
+        ):
+            if rho >= 0:
+                n = 1 if stored >= 0 else len(_flip_masks(width, rho))
+                probes += n
+                candidates += n * len(table.entries) / 2**width
+        return probes, candidates
+
+    def query(self, hashes: np.ndarray, max_distance: int = 6, *, max_matches_per_query: int | None = None) -> Matches:
+        """Every (query position, payload, distance) with Hamming distance ``<= max_distance``.
+
+        With ``max_matches_per_query``, a query keeps only its nearest that many matches
+        (ties in hash order, then payload order); a count of them is then a lower bound.
+        """
+        q = np.asarray(hashes, dtype=np.uint64).ravel()
+        radii = self.radii(max_distance)
+        if max_matches_per_query is not None and max_matches_per_query < 0:
+            raise ValueError(f"max_matches_per_query={max_matches_per_query}; give a count >= 0 or None")
+        chunk = max(1, int(_WORK_PER_CHUNK // (1 + sum(self.work_per_hash(max_distance)))))
+        starts = range(0, len(q), chunk)
+        parts = [self._query_distinct(q[s : s + chunk], max_distance, radii) for s in starts]
+        qpos = np.concatenate([np.zeros(0, np.int64), *(p[0] + s for p, s in zip(parts, starts, strict=True))])
+        hid = np.concatenate([np.zeros(0, np.int64), *(p[1] for p in parts)])
+        dist = np.concatenate([np.zeros(0, np.uint8), *(p[2] for p in parts)])
+        order = np.lexsort((hid, dist, qpos))
+        qpos, hid, dist = qpos[order], hid[order], dist[order]
+        counts = self.item_start[hid + 1] - self.item_start[hid]
+        if max_matches_per_query is not None:
+            # Clip before expanding payloads, so a hash shared by 10,000 items costs `cap` rows.
+            before = np.cumsum(counts) - counts
+            first = np.r_[True, qpos[1:] != qpos[:-1]] if len(qpos) else np.zeros(0, bool)
+            before -= np.maximum.accumulate(np.where(first, before, 0))
+            counts = np.clip(max_matches_per_query - before, 0, counts)
+        row, item = expand_ranges(self.item_start[hid], counts)
+        return Matches(qpos[row], self.payload[item], dist[row])
+
+    def _query_distinct(
+        self, q: np.ndarray, max_distance: int, radii: tuple[int, ...]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Matches of ``q`` against the distinct indexed hashes: (query position, hash id, distance)."""
+        out_q, out_h = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        searched: list[tuple[np.uint64, int]] = []  # (mask, radius) of the substrings searched so far
+        for shift, width, table, rho, stored in zip(
+            self.shifts, self.widths, self.tables, radii, self.stored_radius, strict=True
+        ):
+            if rho < 0:
+                continue
+            mask = (1 << width) - 1
+            sub = ((q >> np.uint64(shift)) & np.uint64(mask)).astype(np.int64)
+            if stored >= 0:
+                qi, grouped = table.lookup(sub)
+            else:
+                flips = _flip_masks(width, rho).astype(np.int64)
+                probe, grouped = table.lookup((sub[:, None] ^ flips[None, :]).ravel())
+                qi = probe // len(flips)
+            hid = table.entries[grouped]
+            x = q[qi] ^ self.hashes[hid]
+            keep = np.bitwise_count(x) <= max_distance
+            for earlier_mask, earlier_rho in searched:  # a match reached through an earlier substring is kept there
+                keep &= np.bitwise_count(x & earlier_mask) > earlier_rho
+            out_q.append(qi[keep])
+            out_h.append(hid[keep].astype(np.int64))
+            searched.append((np.uint64(mask << shift), rho))
+        qi, hid = np.concatenate(out_q), np.concatenate(out_h)
+        return qi, hid, np.bitwise_count(q[qi] ^ self.hashes[hid]).astype(np.uint8)
+
+
+def _radii(widths: tuple[int, ...], max_distance: int) -> tuple[int, ...]:
+    """Pigeonhole radii: ``s + 1`` substrings within ``q``, the rest within ``q - 1``, for ``q, s = divmod(r, m)``."""
+    if not 0 <= max_distance <= 64:
+        raise ValueError(f"max_distance={max_distance}; a distance between 64-bit hashes is 0 to 64")
+    q, s = divmod(max_distance, len(widths))
+    # Narrow substrings have fewer bit patterns within a radius, so they take the larger one.
+    by_width = np.argsort(widths, kind="stable")
+    out = np.full(len(widths), q - 1)
+    out[by_width[: s + 1]] = q
+    return tuple(int(r) for r in out)
+
+
+def default_substrings(n_distinct: int, max_distance: int) -> int:
+    """The number of substrings m in 3..8 with the least expected work per query hash.
+
+    Work is bucket probes plus twice the expected candidates (a candidate costs a verification).
+    A substring whose neighbourhood fits in the memory budget is stored expanded (one probe);
+    otherwise each of its bit patterns is a probe. For 50,000 hashes at distance 6 this picks
+    m = 3 (22/21/21 bits; ~3 probes and ~7 candidates); for 5,000 at distance 6, m = 3 or 4.
+    """
+
+    def work(m: int) -> float:
+        widths = tuple(64 // m + (i < 64 % m) for i in range(m))
+        total = 0.0
+        for width, rho in zip(widths, _radii(widths, max_distance), strict=True):
+            if rho >= 0:
+                variants = len(_flip_masks(width, rho))
+                probes = 1 if variants * n_distinct <= _MAX_STORED_ENTRIES else variants
+                total += probes + 2 * variants * n_distinct / 2**width
+        return total
+
+    return min(range(3, 9), key=work)
+
+
+@cache
+def _flip_masks(width: int, radius: int) -> np.ndarray:
+    """Every ``width``-bit pattern with at most ``radius`` bits set (radius -1: none)."""
+    masks = [sum(1 << b for b in bits) for k in range(radius + 1) for bits in combinations(range(width), k)]
+    out = np.array(masks, dtype=np.uint64)
+    out.flags.writeable = False
+    return out
+
+
+def count_distinct_per_query(query_pos: np.ndarray, group_ids: np.ndarray, n_queries: int) -> np.ndarray:
+    """How many distinct ``group_ids`` each query matched (e.g. stores sharing a photo), int64 of ``n_queries``.
+
+    ``query_pos`` may be remapped first, e.g. to listing rows (``parent[m.query_pos]``), and
+    ``group_ids`` taken per match (``store_of_row[m.payload]``).
+    """
+    qp = np.asarray(query_pos, dtype=np.int64)
+    _, g = np.unique(np.asarray(group_ids), return_inverse=True)
+    n_groups = int(g.max()) + 1 if len(g) else 1
+    if n_queries * n_groups < 2**62:
+        pairs = np.unique(qp * n_groups + g.ravel())
+        return np.bincount(pairs // n_groups, minlength=n_queries).astype(np.int64)
+    order = np.lexsort((g, qp))
+    qp, g = qp[order], g[order]
+    new = np.r_[True, (qp[1:] != qp[:-1]) | (g[1:] != g[:-1])] if len(qp) else np.zeros(0, bool)
+    return np.bincount(qp[new], minlength=n_queries).astype(np.int64)
+
+
+def degenerate_mask(hashes: np.ndarray, min_bits: int = 8) -> np.ndarray:
+    """True where a hash has fewer than ``min_bits`` bits set or unset (blank images: ``0000000000000000``).
+
+    A perceptual hash thresholds coefficients at their median, so a real photo sets about
+    half of the 64 bits; a hash near all-zero or all-one comes from a flat image.
+    """
+    ones = np.bitwise_count(np.asarray(hashes, dtype=np.uint64))
+    return (ones < min_bits) | (ones > 64 - min_bits)
+
+
+def parse_hex64(
+    values: pl.Series | pa.Array | pa.ChunkedArray | np.ndarray | list[str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """16-digit hex strings to ``(uint64 hashes, valid)``; nulls and malformed strings give 0 and False."""
+    s = values if isinstance(values, pl.Series) else pl.Series(values)
+    if s.dtype == pl.Binary:
+        s = s.cast(pl.String)
+    well_formed = s.str.len_bytes() == 16
+    parsed = s.str.to_integer(base=16, dtype=pl.UInt64, strict=False)
+    valid = (well_formed & parsed.is_not_null()).fill_null(False).to_numpy()
+    return np.where(valid, parsed.fill_null(0).to_numpy(), np.uint64(0)).astype(np.uint64), valid
+
+
+def flatten_hash_lists(column: pa.Array | pa.ChunkedArray | pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A list-of-hex column (e.g. ``image_hashes``) as ``(row, hashes, valid)``, one element per hash."""
+    arr = column.to_arrow() if isinstance(column, pl.Series) else column
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    row = pc.list_parent_indices(arr).to_numpy().astype(np.int64)
+    hashes, valid = parse_hex64(pl.Series(pc.list_flatten(arr)))
+    return row, hashes, valid

@@ -1,0 +1,66 @@
+"""Reasons: short sentences naming the evidence behind a score, in the order a reviewer reads them.
+
+Each reason is an expression over the scored frame; a listing gets those whose condition holds.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+
+def _q(col: str) -> pl.Expr:
+    return pl.lit("'") + pl.col(col).cast(pl.String) + pl.lit("'")
+
+
+def _money(col: str, currency: str) -> pl.Expr:
+    return pl.lit(f"{currency} ") + pl.col(col).round(0).cast(pl.Int64).cast(pl.String)
+
+
+def _pct(expr: pl.Expr) -> pl.Expr:
+    return (expr * 100).round(0).cast(pl.Int64).cast(pl.String) + pl.lit(" %")
+
+
+def reason_exprs(base_currency: str) -> list[pl.Expr]:
+    terms = pl.col("counterfeit_terms").list.eval(pl.lit("'") + pl.element() + pl.lit("'")).list.join(", ")
+    dupes = pl.col("dupe_terms").list.eval(pl.lit("'") + pl.element() + pl.lit("'")).list.join(", ")
+    ratio = pl.col("price_ratio")
+    brand = pl.coalesce(pl.col("brand_name"), pl.col("implied_brand_name"))
+    return [
+        pl.when(pl.col("counterfeit_terms").list.len() > 0).then(pl.lit("says ") + terms + pl.lit(" (counterfeit vocabulary)")),
+        pl.when(pl.col("dupe_terms").list.len() > 0).then(pl.lit("offers itself as a copy: ") + dupes),
+        pl.when(pl.col("brand_how") == "disguised").then(
+            pl.lit("brand ") + _q("brand_name") + pl.lit(" written in disguise as ") + _q("brand_written")
+        ),
+        pl.when(pl.col("brand_how") == "misspelled").then(
+            pl.lit("brand ") + _q("brand_name") + pl.lit(" misspelt as ") + _q("brand_written")
+        ),
+        pl.when(pl.col("homoglyphs")).then(pl.lit("Cyrillic or Greek look-alike letters inside Latin text")),
+        pl.when(pl.col("invisible_chars")).then(pl.lit("invisible characters inside the text")),
+        pl.when(pl.col("brand_id").is_null() & pl.col("implied_brand_id").is_not_null()).then(
+            pl.lit("names ") + _q("product_name") + pl.lit(", a ") + brand + pl.lit(" product, without the brand")
+        ),
+        pl.when((ratio < 0.6) & ~pl.col("says_accessory") & ~pl.col("says_guide")).then(
+            pl.lit("price ") + _money("price_base", base_currency) + pl.lit(" is ") + _pct(ratio)
+            + pl.lit(" of the ") + _q("product_name") + pl.lit(" reference ") + _money("reference_base", base_currency)
+        ),
+        pl.when(pl.col("photo_confirmed") > 0).then(
+            pl.lit("photo matches ") + pl.col("photo_confirmed").cast(pl.String) + pl.lit(" listing(s) confirmed counterfeit")
+        ),
+        pl.when(pl.col("relist_similarity") >= 0.5).then(
+            pl.lit("text ") + _pct(pl.col("relist_similarity")) + pl.lit(" similar to a listing confirmed counterfeit")
+        ),
+        pl.when(pl.col("store_flagged_share") >= 0.2).then(
+            _pct(pl.col("store_flagged_share")) + pl.lit(" of the store's other listings show counterfeit signs")
+        ),
+        pl.when(pl.col("store_confirmed") > 0).then(
+            pl.lit("the store has ") + pl.col("store_confirmed").cast(pl.String) + pl.lit(" listing(s) confirmed counterfeit")
+        ),
+        pl.when(pl.col("authorized")).then(pl.lit("store is authorized by ") + brand),
+        pl.when(pl.col("says_guide")).then(pl.lit("reads as a guide about counterfeits, not an offer of one")),
+        pl.when(pl.col("says_accessory") & brand.is_not_null()).then(pl.lit("an accessory for ") + brand + pl.lit(", not the branded product")),
+        pl.when(pl.col("says_pre_owned")).then(pl.lit("offered as pre-owned")),
+    ]  # fmt: skip
+
+
+def with_reasons(df: pl.DataFrame, base_currency: str) -> pl.DataFrame:
+    return df.with_columns(pl.concat_list(reason_exprs(base_currency)).list.drop_nulls().alias("reasons"))

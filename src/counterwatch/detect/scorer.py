@@ -1,0 +1,134 @@
+"""Signals and store context to a risk in [0, 1], a band, and reasons a reviewer can read.
+
+Until ``counterwatch train`` has fitted a model on the workspace's labels, the built-in logistic
+weights of ``features.BUILTIN_WEIGHTS`` apply. A trained model is saved in
+``WORKSPACE/models/`` with its version, features and metrics, and used when present.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from counterwatch.detect.features import BUILTIN_BIAS, BUILTIN_WEIGHTS, FEATURES, MONOTONE
+from counterwatch.workspace import Workspace, atomic_path, write_text_atomic
+
+MODEL_FILE = "detect-model.joblib"
+MODEL_CARD = "detect-model.json"
+
+
+def feature_matrix(df: pl.DataFrame, names: list[str]) -> np.ndarray:
+    """The named features of ``df`` as a float matrix, in ``names`` order."""
+    return df.select([FEATURES[n].alias(n) for n in names]).to_numpy().astype(np.float64, copy=False)
+
+
+@dataclass
+class Scorer:
+    """Either the built-in weights (``model is None``) or a fitted classifier over ``features``."""
+
+    features: list[str]
+    model: Any = None
+    card: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def builtin(cls) -> Scorer:
+        return cls(list(BUILTIN_WEIGHTS), None, {"model": "builtin-logistic", "version": "builtin-1"})
+
+    @classmethod
+    def for_workspace(cls, ws: Workspace) -> Scorer:
+        """The workspace's trained model when there is one, else the built-in weights."""
+        path = ws.root / "models" / MODEL_FILE
+        if not path.is_file():
+            return cls.builtin()
+        import joblib
+
+        card = json.loads((ws.root / "models" / MODEL_CARD).read_text(encoding="utf-8"))
+        return cls(card["features"], joblib.load(path), card)
+
+    @property
+    def version(self) -> str:
+        return str(self.card.get("version", "builtin-1"))
+
+    def risk(self, df: pl.DataFrame) -> np.ndarray:
+        x = feature_matrix(df, self.features)
+        if self.model is None:
+            w = np.array([BUILTIN_WEIGHTS[n] for n in self.features])
+            return 1.0 / (1.0 + np.exp(-(x @ w + BUILTIN_BIAS)))
+        p = self.model.predict_proba(x)[:, 1]
+        prior = self.card.get("prior")
+        return p if prior is None else shift_prior(p, prior["labels"], prior["population"])
+
+    def save(self, ws: Workspace) -> Path:
+        import joblib
+
+        target = ws.root / "models" / MODEL_FILE
+        with atomic_path(target) as tmp:
+            joblib.dump(self.model, tmp)
+        write_text_atomic(ws.root / "models" / MODEL_CARD, json.dumps(self.card, indent=2, default=str))
+        return target
+
+
+def train_model(df: pl.DataFrame, labels: np.ndarray, seed: int = 0) -> tuple[Any, dict[str, Any]]:
+    """Fit gradient-boosted trees on the features; metrics from 5-fold cross-validation."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import average_precision_score, roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    names = list(FEATURES)
+    x = feature_matrix(df, names)
+
+    def make() -> HistGradientBoostingClassifier:
+        # Monotonic constraints: more evidence never lowers risk, more mitigation never raises it.
+        # They keep the model sensible where labels are thin and its behaviour explainable.
+        return HistGradientBoostingClassifier(max_iter=300, learning_rate=0.08, max_leaf_nodes=31,
+                                              l2_regularization=1.0, random_state=seed,
+                                              monotonic_cst=[MONOTONE.get(n, 0) for n in names])  # fmt: skip
+
+    folds = min(5, int(labels.sum()), int((1 - labels).sum()))
+    metrics: dict[str, Any] = {"labels": len(labels), "counterfeit": int(labels.sum())}
+    if folds >= 2:
+        cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+        p = cross_val_predict(make(), x, labels, cv=cv, method="predict_proba")[:, 1]
+        metrics["cv_roc_auc"] = float(roc_auc_score(labels, p))
+        metrics["cv_average_precision"] = float(average_precision_score(labels, p))
+    model = make().fit(x, labels)
+    card = {
+        "model": "sklearn.HistGradientBoostingClassifier",
+        "version": dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ"),
+        "features": names,
+        "metrics": metrics,
+    }
+    return model, card
+
+
+def bands(risk: np.ndarray, block: float, review: float) -> np.ndarray:
+    return np.where(risk >= block, "block", np.where(risk >= review, "review", "allow"))
+
+
+def shift_prior(p: np.ndarray, trained: float, target: float) -> np.ndarray:
+    """Probabilities from a model trained at class prior ``trained`` restated at prior ``target``.
+
+    Labels are not a random sample (reviewers and test buys go after suspects), so a model trained
+    on them overstates how common counterfeits are; Bayes' rule moves its odds by the ratio of priors.
+    """
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    odds = p / (1 - p) * (target / (1 - target)) / (trained / (1 - trained))
+    return odds / (1 + odds)
+
+
+def estimate_prior(p: np.ndarray, trained: float, iterations: int = 100) -> float:
+    """The class prior of an unlabelled population, by EM on a model's probabilities
+    (Saerens, Latinne and Decaestecker, Neural Computation 2002)."""
+    target = trained
+    for _ in range(iterations):
+        new = float(shift_prior(p, trained, target).mean())
+        if abs(new - target) < 1e-6:
+            break
+        target = min(max(new, 1e-6), 1 - 1e-6)
+    return target

@@ -1,0 +1,86 @@
+"""Product line: which of a brand's genuine products the listing is, from its name and keywords,
+with or without the brand named (a counterfeiter who drops the brand still names the model)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from counterwatch.detect.normalize import token_expr, tokens
+from counterwatch.detect.signals.base import Example, Signal
+
+_HAN = r"\p{Han}"
+MIN_IMPLIED_HITS = 2  # distinct keywords (the product's name is one) before a product implies its brand
+
+
+class ProductLine(Signal):
+    name = "product"
+    reads = ("title", "description")
+    outputs = {
+        "product_id": pl.String,
+        "product_name": pl.String,
+        "product_hits": pl.Int32,  # distinct keywords of that product found
+        "implied_brand_id": pl.String,  # the product's brand when the listing names no brand
+    }
+    examples = (
+        Example({"title": "Air Jordan 1 Retro High OG 乔丹1代"}, {"product_name": "Air Jordan 1 Retro High OG"}),
+        Example({"title": "Nike Air Force 1 '07 low white"}, {"product_name": "Air Force 1 '07"}),
+        Example({"title": "plain cotton t-shirt"}, {"product_id": None}),
+    )
+
+    def compute(self, df: pl.DataFrame, ctx) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+        cat = ctx.catalog
+        n = df.height
+        text = pl.concat_str(pl.col("_title_plain"), pl.col("_description_plain"), separator=" | ")
+        kw_forms = {f" {tokens(k)} ": rows for k, rows in cat.keywords.items() if tokens(k)}
+        pats = list(kw_forms)
+        hits = (
+            df.select(
+                pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
+                token_expr(text).str.extract_many(pats, overlapping=True).list.unique().alias("kw"),
+            )
+            .explode("kw")
+            .drop_nulls("kw")
+        )
+        table = pl.DataFrame(
+            [(k, r) for k, rows in kw_forms.items() for r in rows],
+            schema={"kw": pl.String, "product_row": pl.UInt32},
+            orient="row",
+        )
+        products = cat.products.with_row_index("product_row")
+        ids = pl.Series(cat.brand_ids, dtype=pl.String)
+        brand_of_row = df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), pl.col("brand_id"))
+        best = (
+            hits.join(table, on="kw")
+            .group_by("_row", "product_row")
+            .agg(pl.len().alias("product_hits"), pl.col("kw").str.len_chars().sum().alias("_chars"))
+            .join(products.select("product_row", "brand_idx", "product_id", "product_name"), on="product_row")
+            .with_columns(pl.lit(ids).gather(pl.col("brand_idx").cast(pl.UInt32)).alias("_pbrand"))
+            .join(brand_of_row, on="_row", how="left")
+            # the named brand's own products first, then the most and longest keywords
+            .with_columns((pl.col("_pbrand") == pl.col("brand_id")).fill_null(False).alias("_same"))
+            .sort(
+                ["_row", "_same", "product_hits", "_chars", "product_row"], descending=[False, True, True, True, False]
+            )
+            .group_by("_row", maintain_order=True)
+            .first()
+        )
+        per_row = pl.DataFrame({"_row": pl.arange(0, n, dtype=pl.UInt32, eager=True)}).join(best, on="_row", how="left")
+        strong = per_row["product_hits"] >= MIN_IMPLIED_HITS
+        return df.with_columns(
+            per_row["product_id"],
+            per_row["product_name"],
+            per_row["product_hits"].cast(pl.Int32),
+            # One generic keyword ("羽绒服", down jacket) does not make a Moncler: two are needed.
+            pl.when(pl.col("brand_id").is_null() & strong)
+            .then(per_row["_pbrand"])
+            .otherwise(None)
+            .alias("implied_brand_id"),
+            # The product is the listing's when its brand is the one named, or implied.
+            pl.when(
+                (per_row["_pbrand"] == pl.col("brand_id"))
+                | (pl.col("brand_id").is_null() & (per_row["product_hits"] >= MIN_IMPLIED_HITS))
+            )
+            .then(per_row["product_row"])
+            .otherwise(None)
+            .alias("_product_row"),
+        )

@@ -1,0 +1,92 @@
+"""MinHash LSH finds planted near-duplicate titles, leaves unrelated ones, and is deterministic."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from counterwatch.detect.index.minhash import TextIndex, s_curve, signatures
+
+WORDS = (
+    "leather handbag wallet sneakers running shoes watch automatic steel diver chronograph silk scarf "
+    "sunglasses polarized belt buckle perfume eau de parfum backpack travel hoodie cotton jacket "
+    "down vintage classic limited edition original box gift"
+).split()
+CJK = "男女款真皮手提包钱包运动鞋跑步手表机械钢潜水计时丝巾太阳镜偏光皮带香水背包旅行卫衣棉夹克羽绒复古经典限量原装礼盒"
+
+
+def titles(rng, n):
+    out = []
+    for i in range(n):
+        if i % 3 == 0:
+            out.append("".join(rng.choice(list(CJK), 14)) + f" {i}")
+        else:
+            out.append(" ".join(rng.choice(WORDS, 7)) + f" model {i:05d}")
+    return out
+
+
+def edit(rng, text, k):
+    chars = list(text)
+    for p in rng.choice(len(chars), k, replace=False):
+        chars[p] = chr(ord("a") + int(rng.integers(26))) if chars[p].isascii() else rng.choice(list(CJK))
+    return "".join(chars)
+
+
+def jaccard(x, y):
+    sx = {x[i : i + 3] for i in range(len(x) - 2)}
+    sy = {y[i : i + 3] for i in range(len(y) - 2)}
+    return len(sx & sy) / len(sx | sy)
+
+
+def test_finds_planted_near_duplicates_and_not_unrelated():
+    rng = np.random.default_rng(3)
+    indexed = titles(rng, 3000)
+    index = TextIndex.build(indexed, np.arange(3000) * 10)
+    planted = rng.choice(3000, 500, replace=False)
+    queries = [edit(rng, indexed[i].upper(), 2) for i in planted]
+    best, _ = index.query(queries)
+    true = np.array([jaccard(indexed[i].lower(), q.lower()) for i, q in zip(planted, queries, strict=True)])
+    close = true >= 0.7  # the S-curve gives P(candidate) >= 0.99 from J = 0.7
+    assert close.sum() > 200 and np.mean(best[close] == planted[close] * 10) >= 0.98
+    assert np.mean(best == planted * 10) >= 0.85  # short Chinese titles lose J fast: 2 edits of 14 characters
+    unrelated = ["Bluetooth speaker waterproof portable 20W", "蓝牙音箱防水便携", "", "!!!", None]
+    best_u, jac_u = index.query(pl.Series(unrelated))
+    assert (best_u[2:] == -1).all() and (jac_u[2:] == 0).all()
+    assert ((best_u[:2] == -1) | (jac_u[:2] < 0.4)).all()
+
+
+def test_identical_text_and_normalisation():
+    index = TextIndex.build(["Ｒｏｌｅｘ  Submariner—Date 41mm", "other thing entirely"], np.array([5, 6]))
+    best, jac = index.query(["rolex submariner date 41MM"])
+    assert best.tolist() == [5] and jac.tolist() == [1.0]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.text(max_size=40), min_size=1, max_size=30))
+def test_deterministic_picklable_and_exact_on_self(texts):
+    sig_a, has_a = signatures(texts)
+    sig_b, has_b = signatures(pl.Series(texts, dtype=pl.String))
+    assert np.array_equal(sig_a, sig_b) and np.array_equal(has_a, has_b)
+    index = TextIndex.build(texts, np.arange(len(texts)))
+    again = pickle.loads(pickle.dumps(index))
+    best, jac = index.query(texts)
+    best2, jac2 = again.query(texts)
+    assert np.array_equal(best, best2) and np.array_equal(jac, jac2)
+    assert np.all(jac[has_a] == 1.0) and np.all(best[~has_a] == -1)
+
+
+def test_estimate_tracks_true_jaccard():
+    rng = np.random.default_rng(11)
+    a = titles(rng, 400)
+    b = [edit(rng, t, 4) for t in a]
+
+    sa, _ = signatures(a)
+    sb, _ = signatures(b)
+    est = (sa == sb).mean(axis=1)
+    true = np.array([jaccard(x.lower(), y.lower()) for x, y in zip(a, b, strict=True)])
+    assert abs(float(np.mean(est - true))) < 0.03
+    assert float(s_curve(0.8, 16, 4)) > 0.99 and float(s_curve(0.2, 16, 4)) < 0.03
