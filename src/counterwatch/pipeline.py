@@ -40,8 +40,18 @@ def run_validate(ws: Workspace, settings: Settings, progress: Callable[[str], No
     return StageResult("validate", summary, ["out/tables/", "out/validation.json"], details=report)
 
 
+def run_scan(ws: Workspace, settings: Settings, progress: Callable[[str], None]) -> StageResult:
+    from counterwatch.detect.scan import scan
+
+    result = scan(ws, settings, progress)
+    b = result.bands
+    summary = f"{result.listings:,} listings: {b['block']:,} block, {b['review']:,} review, {b['allow']:,} allow"
+    return StageResult("scan", summary + f" (model {result.model})", ["out/scores.parquet"], details=result)
+
+
 STAGES: list[Stage] = [
     Stage("validate", "check every input table; valid rows to out/tables/, bad rows to quarantine/", run_validate),
+    Stage("scan", "score every listing for counterfeit risk with reasons", run_scan),
 ]
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from counterwatch.contract.brands import Brand
-from counterwatch.detect.normalize import LEET, plain, skeleton
+from counterwatch.detect.normalize import LEET, plain, skeleton, tokens
 
 _HAN = re.compile(r"[\u3400-\u9fff]")
 VOWELS = "aeiou"
@@ -71,6 +71,8 @@ class BrandCatalog:
     #: regex of Han aliases with one character replaced, and the aliases it stands for
     han_fuzzy: str = ""
     han_aliases: dict[str, int] = field(default_factory=dict)
+    #: names and aliases as plain words (" louis vuitton "), for text only given a plain view (descriptions)
+    word_patterns: dict[str, int] = field(default_factory=dict)
     #: squeezed skeletons for runs of single letters ("g u c c i" -> "guci") -> (brand index, how)
     squeezed_lookup: dict[str, tuple[int, str]] = field(default_factory=dict)
     #: plain names and aliases per brand, to tell a plain mention from a disguised one
@@ -98,6 +100,8 @@ class BrandCatalog:
                 sk = skeleton(n).strip()
                 if not sk:
                     continue
+                if words := tokens(n):
+                    cat.word_patterns.setdefault(f" {words} ", i)
                 if sk in exact and exact[sk] != i:
                     ambiguous.add(sk)
                 exact[sk] = i

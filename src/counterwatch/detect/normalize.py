@@ -58,9 +58,8 @@ def skeleton_expr(plain: pl.Expr) -> pl.Expr:
     """The skeleton view of a column already in the plain view."""
     # Accents go (Lancôme -> lancome): NFKD splits them off as combining marks.
     folded = plain.str.normalize("NFKD").str.replace_all(r"\p{Mn}+", "")
-    folded = folded.str.replace_many(LEET).str.replace_all(_NOT_TOKEN, " ")
-    # Han and Latin runs become separate tokens: "nike耐克" -> "nike 耐克".
-    folded = folded.str.replace_all(rf"({_HAN})([a-z0-9])", "$1 $2").str.replace_all(rf"([a-z0-9])({_HAN})", "$1 $2")
+    # Han runs become separate tokens ("nike耐克" -> "nike 耐克"), then anything else splits tokens.
+    folded = folded.str.replace_many(LEET).str.replace_all(rf"({_HAN}+)", " $1 ").str.replace_all(_NOT_TOKEN, " ")
     collapsed = folded.str.replace_many(_DOUBLES).str.replace_many(_DOUBLES)
     return pl.concat_str(pl.lit(" "), collapsed.str.strip_chars(" "), pl.lit(" "))
 
@@ -70,6 +69,7 @@ _CONFUSABLES_RE = re.compile("|".join(map(re.escape, CONFUSABLES)))
 _LEET_RE = re.compile("|".join(map(re.escape, LEET)))
 _NOT_TOKEN_RE = re.compile(r"[^a-z0-9\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
 _HAN_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
+_HAN_RUN = re.compile(f"([{_HAN_CLASS}]+)")
 _HAN_LATIN = re.compile(f"([{_HAN_CLASS}])([a-z0-9])")
 _LATIN_HAN = re.compile(f"([a-z0-9])([{_HAN_CLASS}])")
 _DOUBLE_RE = re.compile(r"([a-z])\1")  # pairs, twice: the same as two replace_many passes
@@ -87,8 +87,8 @@ def skeleton(text: str) -> str:
     """The skeleton view of one string (as ``skeleton_expr(plain_expr(...))``)."""
     t = "".join(c for c in unicodedata.normalize("NFKD", plain(text)) if not unicodedata.combining(c))
     t = _LEET_RE.sub(lambda m: LEET[m.group()], t)
+    t = _HAN_RUN.sub(r" \1 ", t)
     t = _NOT_TOKEN_RE.sub(" ", t)
-    t = _LATIN_HAN.sub(r"\1 \2", _HAN_LATIN.sub(r"\1 \2", t))
     t = _DOUBLE_RE.sub(r"\1", _DOUBLE_RE.sub(r"\1", t))
     return " " + t.strip(" ") + " "
 

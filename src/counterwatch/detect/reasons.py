@@ -62,5 +62,34 @@ def reason_exprs(base_currency: str) -> list[pl.Expr]:
     ]  # fmt: skip
 
 
+def _any_reason() -> pl.Expr:
+    """True where at least one reason applies; most listings have none, and sentences cost."""
+    return (
+        (pl.col("counterfeit_terms").list.len() > 0)
+        | (pl.col("dupe_terms").list.len() > 0)
+        | pl.col("brand_how").is_in(["disguised", "misspelled"]).fill_null(False)
+        | pl.col("homoglyphs")
+        | pl.col("invisible_chars")
+        | pl.col("implied_brand_id").is_not_null()
+        | (pl.col("price_ratio") < 0.6).fill_null(False)
+        | (pl.col("photo_confirmed") > 0)
+        | (pl.col("relist_similarity") >= 0.5)
+        | (pl.col("store_flagged_share") >= 0.2).fill_null(False)
+        | (pl.col("store_confirmed") > 0).fill_null(False)
+        | pl.col("authorized")
+        | pl.col("says_guide")
+        | pl.col("says_accessory")
+        | pl.col("says_pre_owned")
+    )
+
+
 def with_reasons(df: pl.DataFrame, base_currency: str) -> pl.DataFrame:
-    return df.with_columns(pl.concat_list(reason_exprs(base_currency)).list.drop_nulls().alias("reasons"))
+    """``df`` with a ``reasons`` list per row (empty when nothing stands out)."""
+    df = df.with_row_index("_r")
+    mask = df.select(_any_reason().fill_null(False)).to_series()
+    some = df.filter(mask).select("_r", pl.concat_list(reason_exprs(base_currency)).list.drop_nulls().alias("reasons"))
+    return (
+        df.join(some, on="_r", how="left", maintain_order="left")
+        .with_columns(pl.col("reasons").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+        .drop("_r")
+    )

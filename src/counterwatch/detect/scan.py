@@ -165,7 +165,7 @@ def scan(
     say("store context and scoring")
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    reader = con.execute(_context_sql(con, parts, ws, ctx)).to_arrow_reader(BATCH_ROWS)
+    reader = con.sql(_context_sql(con, parts, ws, ctx)).to_arrow_reader(BATCH_ROWS)
     block, review = settings.detect.block_at, settings.detect.review_at
     counts = {"block": 0, "review": 0, "allow": 0}
     target = ws.out / SCORES

@@ -12,10 +12,11 @@ from __future__ import annotations
 import polars as pl
 
 from counterwatch.detect.catalog import resolve_han
-from counterwatch.detect.normalize import plain_expr, skeleton_expr
+from counterwatch.detect.normalize import plain_expr, skeleton_expr, token_expr
 from counterwatch.detect.signals.base import Example, Signal
 
 FIELDS = ("title", "brand", "description")  # in order of how much a mention there says
+SKELETON_FIELDS = ("title", "brand")
 _RUNS = r"(?-u:\b)(?:[a-z] )+[a-z](?-u:\b)"  # single letters split by separators: "g u c c i"
 _HOW_RANK = {"name": 0, "run": 1, "squeezed": 1, "misspelled": 2}
 
@@ -46,15 +47,27 @@ class BrandMention(Signal):
 
     def compute(self, df: pl.DataFrame, ctx) -> pl.DataFrame:  # type: ignore[no-untyped-def]
         cat = ctx.catalog
-        df = df.with_columns(
-            *(plain_expr(pl.col(f)).alias(f"_{f}_plain") for f in FIELDS),
-        ).with_columns(*(skeleton_expr(pl.col(f"_{f}_plain")).alias(f"_{f}_skel") for f in FIELDS))
+        # Disguises are looked for in the title and the declared brand; descriptions (long, and
+        # read by fewer buyers) are searched for the names as plain words only.
+        df = df.with_columns(*(plain_expr(pl.col(f)).alias(f"_{f}_plain") for f in FIELDS)).with_columns(
+            *(skeleton_expr(pl.col(f"_{f}_plain")).alias(f"_{f}_skel") for f in SKELETON_FIELDS),
+            *(token_expr(pl.col(f"_{f}_plain")).alias(f"_{f}_tok") for f in ("title", "description")),
+        )
         token_pats = list(cat.token_patterns)
         squeezed_pats = list(cat.squeezed_patterns)
         han_pats = list(cat.han_patterns)
+        word_pats = list(cat.word_patterns)
         found = []
         for rank, f in enumerate(FIELDS):
-            skel, pln = pl.col(f"_{f}_skel"), pl.col(f"_{f}_plain")
+            pln = pl.col(f"_{f}_plain")
+            if f not in SKELETON_FIELDS:
+                cols = {
+                    "word": pl.col(f"_{f}_tok").str.extract_many(word_pats, overlapping=True) if word_pats else None,
+                    "han": pln.str.extract_many(han_pats, overlapping=True) if han_pats else None,
+                }
+                self._collect(df, cols, rank, found)
+                continue
+            skel = pl.col(f"_{f}_skel")
             cols = {
                 "token": skel.str.extract_many(token_pats, overlapping=True) if token_pats else None,
                 "squeezed": skel.str.replace_all(" ", "", literal=True).str.extract_many(squeezed_pats)
@@ -64,16 +77,7 @@ class BrandMention(Signal):
                 "run": skel.str.extract_all(_RUNS),
                 "han_fuzzy": pln.str.extract_all(cat.han_fuzzy) if cat.han_fuzzy else None,
             }
-            for source, expr in cols.items():
-                if expr is None:
-                    continue
-                long = (
-                    df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), expr.alias("m"))
-                    .explode("m")
-                    .drop_nulls("m")
-                )
-                if long.height:
-                    found.append(long.with_columns(pl.lit(source).alias("source"), pl.lit(rank).alias("field_rank")))
+            self._collect(df, cols, rank, found)
         n = df.height
         if found:
             best = self._best(pl.concat(found), cat, df)
@@ -142,12 +146,27 @@ class BrandMention(Signal):
         ).drop("_field", "_how", "_written", "_names")
 
     @staticmethod
+    def _collect(df: pl.DataFrame, cols: dict[str, pl.Expr | None], rank: int, found: list[pl.DataFrame]) -> None:
+        """Matches of each pattern source in one field, as (row, matched text, source, field rank)."""
+        exprs = {source: expr for source, expr in cols.items() if expr is not None}
+        if not exprs:
+            return
+        matched = df.select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), *(e.alias(s) for s, e in exprs.items())
+        )
+        for source in exprs:
+            long = matched.select("_row", pl.col(source).alias("m")).explode("m").drop_nulls("m")
+            if long.height:
+                found.append(long.with_columns(pl.lit(source).alias("source"), pl.lit(rank).alias("field_rank")))
+
+    @staticmethod
     def _best(long: pl.DataFrame, cat, df: pl.DataFrame) -> pl.DataFrame:  # type: ignore[no-untyped-def]
         """Resolve matched patterns to brands and keep each listing's strongest mention."""
         table = [
             *((p, i, how, "token") for p, (i, how) in cat.token_patterns.items()),
             *((p, i, "squeezed", "squeezed") for p, i in cat.squeezed_patterns.items()),
             *((p, i, how, "han") for p, (i, how) in cat.han_patterns.items()),
+            *((p, i, "name", "word") for p, i in cat.word_patterns.items()),
         ]
         runs = long.filter(pl.col("source") == "run")["m"].unique().to_list()
         table += [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from counterwatch.detect.normalize import token_expr, tokens
+from counterwatch.detect.normalize import tokens
 from counterwatch.detect.signals.base import Example, Signal
 
 _HAN = r"\p{Han}"
@@ -30,13 +30,14 @@ class ProductLine(Signal):
     def compute(self, df: pl.DataFrame, ctx) -> pl.DataFrame:  # type: ignore[no-untyped-def]
         cat = ctx.catalog
         n = df.height
-        text = pl.concat_str(pl.col("_title_plain"), pl.col("_description_plain"), separator=" | ")
+        # Both word views are padded with spaces, so a keyword cannot run from title into description.
+        words = pl.concat_str(pl.col("_title_tok"), pl.col("_description_tok"))
         kw_forms = {f" {tokens(k)} ": rows for k, rows in cat.keywords.items() if tokens(k)}
         pats = list(kw_forms)
         hits = (
             df.select(
                 pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
-                token_expr(text).str.extract_many(pats, overlapping=True).list.unique().alias("kw"),
+                words.str.extract_many(pats, overlapping=True).list.unique().alias("kw"),
             )
             .explode("kw")
             .drop_nulls("kw")
