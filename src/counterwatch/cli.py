@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -108,7 +110,7 @@ def validate(workspace: WorkspaceArg) -> None:
 
     Valid rows are written to `WORKSPACE/out/tables/` for the later stages; each bad row goes to
     `WORKSPACE/quarantine/<table>.jsonl`. Exit code 0: every row valid; 1: rows were quarantined;
-    2: a required table or column is missing or a file cannot be parsed.
+    2: a required table or column is missing or a file cannot be parsed; 3: an internal error.
 
     **Example:** `counterwatch validate ./counterwatch-demo`
     """
@@ -255,5 +257,17 @@ def main() -> None:
     try:
         app()
     except CounterwatchError as exc:  # a stage raised outside a command's own handler
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug, not bad input: exit 3 so that 1 keeps meaning "rows were quarantined"
+        if os.environ.get("COUNTERWATCH_DEBUG"):
+            traceback.print_exc()
+        first = (str(exc).splitlines() or [""])[0][:200]
+        err.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {first} (a bug in counterwatch; "
+            "set COUNTERWATCH_DEBUG=1 for the traceback)",
+            highlight=False,
+            soft_wrap=True,
+            markup=True,
+        )
+        sys.exit(3)
