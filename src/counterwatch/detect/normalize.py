@@ -31,6 +31,8 @@ CONFUSABLES: dict[str, str] = {
     "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
     "υ": "u", "χ": "x", "ω": "w", "ς": "s", "μ": "u", "γ": "y", "ζ": "z",
 }  # fmt: skip
+#: Unicode White_Space, spelled out: Python's and Rust's ``\s`` differ on the ASCII separators.
+WHITESPACE = "[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+"
 ZERO_WIDTH = "[\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
 #: Digits and symbols sellers use for letters. ``l`` folds to ``i`` too, as ``1`` stands for both.
 LEET: dict[str, str] = {
@@ -38,8 +40,10 @@ LEET: dict[str, str] = {
     "7": "t", "8": "b", "9": "g",
 }  # fmt: skip
 _DOUBLES = {c * 2: c for c in "abcdefghijklmnopqrstuvwxyz"}
-_NOT_TOKEN = r"[^a-z0-9\p{Han}]+"
-_HAN = r"\p{Han}"
+# Han as explicit blocks (not \p{Han}): the Python and Rust regex engines then agree exactly.
+_HAN_BLOCKS = r"\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}\x{20000}-\x{2FFFF}"
+_NOT_TOKEN = rf"[^a-z0-9{_HAN_BLOCKS}]+"
+_HAN = rf"[{_HAN_BLOCKS}]"
 
 
 def plain_expr(text: pl.Expr) -> pl.Expr:
@@ -50,7 +54,7 @@ def plain_expr(text: pl.Expr) -> pl.Expr:
         .str.replace_all(ZERO_WIDTH, "")
         .str.to_lowercase()
         .str.replace_many(CONFUSABLES)
-        .str.replace_all(r"\s+", " ")
+        .str.replace_all(WHITESPACE, " ")
     )
 
 
@@ -80,7 +84,7 @@ def plain(text: str) -> str:
     t = unicodedata.normalize("NFKC", text or "")
     t = _ZERO_WIDTH_RE.sub("", t).lower()
     t = _CONFUSABLES_RE.sub(lambda m: CONFUSABLES[m.group()], t)
-    return re.sub(r"\s+", " ", t)
+    return re.sub(WHITESPACE, " ", t)
 
 
 def skeleton(text: str) -> str:
@@ -97,13 +101,12 @@ def token_expr(plain: pl.Expr) -> pl.Expr:
     """Words of the plain view split on anything but letters, digits and Han, padded with spaces,
     so ``" air max "`` matches whole words only; Han and Latin runs are separate words."""
     t = plain.str.replace_all(r"[^\p{L}\p{N}]+", " ")
-    t = t.str.replace_all(rf"({_HAN})([^\s\p{{Han}}])", "$1 $2").str.replace_all(rf"([^\s\p{{Han}}])({_HAN})", "$1 $2")
+    t = t.str.replace_all(rf"({_HAN}+)", " $1 ").str.replace_all(" +", " ")
     return pl.concat_str(pl.lit(" "), t.str.strip_chars(" "), pl.lit(" "))
 
 
 def tokens(text: str) -> str:
     """One keyword in the form ``token_expr`` gives (without the padding)."""
     t = re.sub(r"[^\w]+|_", " ", plain(text))
-    t = re.sub(f"([{_HAN_CLASS}])([^\\s{_HAN_CLASS}])", r"\1 \2", t)
-    t = re.sub(f"([^\\s{_HAN_CLASS}])([{_HAN_CLASS}])", r"\1 \2", t)
+    t = re.sub(" +", " ", _HAN_RUN.sub(r" \1 ", t))
     return t.strip()

@@ -9,6 +9,8 @@ listing's category is one the brand sells in. Chinese aliases match inside unseg
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 from counterwatch.detect.catalog import resolve_han
@@ -18,6 +20,7 @@ from counterwatch.detect.signals.base import Example, Signal
 FIELDS = ("title", "brand", "description")  # in order of how much a mention there says
 SKELETON_FIELDS = ("title", "brand")
 _RUNS = r"(?-u:\b)(?:[a-z] )+[a-z](?-u:\b)"  # single letters split by separators: "g u c c i"
+_PAIR = re.compile(r"([a-z])\1")
 _HOW_RANK = {"name": 0, "run": 1, "squeezed": 1, "misspelled": 2}
 
 
@@ -169,11 +172,8 @@ class BrandMention(Signal):
             *((p, i, "name", "word") for p, i in cat.word_patterns.items()),
         ]
         runs = long.filter(pl.col("source") == "run")["m"].unique().to_list()
-        table += [
-            (r, *cat.squeezed_lookup[r.replace(" ", "")], "run")
-            for r in runs
-            if r.replace(" ", "") in cat.squeezed_lookup
-        ]
+        squeezed = {r: _collapse(r.replace(" ", "")) for r in runs}  # "g u c c i" -> "guci", as skeletons are
+        table += [(r, *cat.squeezed_lookup[sq], "run") for r, sq in squeezed.items() if sq in cat.squeezed_lookup]
         fuzzy = long.filter(pl.col("source") == "han_fuzzy")["m"].unique().to_list()
         for w in fuzzy:
             if w in cat.han_patterns:
@@ -205,3 +205,8 @@ class BrandMention(Signal):
             .first()
             .select("_row", "brand_idx", "how", pl.col("field_rank").cast(pl.Int32), "m")
         )
+
+
+def _collapse(letters: str) -> str:
+    """Doubled letters collapsed the way ``normalize.skeleton`` does it (pairs, twice)."""
+    return _PAIR.sub(r"\1", _PAIR.sub(r"\1", letters))

@@ -1,0 +1,45 @@
+"""The text views: the Python and Polars forms agree on any text, and disguises meet the plain name."""
+
+from __future__ import annotations
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from counterwatch.detect.normalize import plain, plain_expr, skeleton, skeleton_expr, token_expr, tokens
+
+ALPHABET = st.sampled_from(
+    list("abcdefghijklmnopqrstuvwxyzABCXYZ0123456789 .-_*·!|@$")
+    + list("аеорсхуіАВСЕНКМОРТХαεονρτ")  # Cyrillic and Greek look-alikes
+    + list("ＮＩＫＥｎｉｋｅ０１　")  # full-width
+    + ["\u200b", "\u200d", "\ufeff", "é", "ô", "ü"]
+    + list("耐克劳力士古驰高仿复刻正品")
+)
+# Characters assigned in this Python's Unicode database (Rust's may be newer).
+texts = st.text(ALPHABET, max_size=40) | st.text(st.characters(exclude_categories=("Cs", "Cn")), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(texts, min_size=1, max_size=20))
+def test_python_and_polars_views_agree(values):
+    s = pl.Series(values, dtype=pl.String)
+    got = pl.select(
+        plain_expr(pl.lit(s)).alias("plain"),
+        skeleton_expr(plain_expr(pl.lit(s))).alias("skeleton"),
+        token_expr(plain_expr(pl.lit(s))).alias("tokens"),
+    )
+    assert got["plain"].to_list() == [plain(v) for v in values]
+    assert got["skeleton"].to_list() == [skeleton(v) for v in values]
+    assert [t.strip() for t in got["tokens"].to_list()] == [tokens(v) for v in values]
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts)
+def test_skeleton_is_a_fixed_point(text):
+    once = skeleton(text)
+    assert skeleton(once) == once
+
+
+def test_disguises_meet_the_plain_name():
+    for disguised in ("R0lex", "ＲＯＬＥＸ", "Rоlex", "Ro\u200blex", "ROLLEX", "r0l3x"):
+        assert skeleton(disguised) == skeleton("Rolex"), disguised
