@@ -13,12 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from counterwatch.errors import InputError
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+#: An id: a JSON number is taken as its text, as a CSV or JSON Lines table reads it (12345 -> "12345").
+Id = Annotated[str, Field(coerce_numbers_to_str=True), StringConstraints(strip_whitespace=True, min_length=1)]
 
 
 class Trademark(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    registration_no: NonEmpty
+    registration_no: Id
     office: NonEmpty
     mark: NonEmpty
     classes: list[Annotated[int, Field(ge=1, le=45)]] = []  # Nice classification: 1..45
@@ -28,7 +30,7 @@ class Trademark(BaseModel):
 class Product(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    product_id: NonEmpty
+    product_id: Id
     name: NonEmpty
     category: str = ""
     keywords: list[str] = []
@@ -51,24 +53,39 @@ class Product(BaseModel):
 class Brand(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    brand_id: NonEmpty
+    brand_id: Id
     name: NonEmpty
     aliases: list[str] = []
     owner: NonEmpty
     trademarks: list[Trademark] = []
     products: list[Product] = []
-    authorized_stores: list[str] = []
+    authorized_stores: list[Id] = []
 
 
 def read_brands_file(path: Path) -> list[Any]:
-    """The JSON array in ``brands.json``; a file that does not parse is an ``InputError`` naming the line."""
+    """The JSON array in ``brands.json``; a file that does not parse is an ``InputError`` naming the line.
+
+    An empty file is an empty registry; a UTF-8 byte order mark is accepted, as in CSV.
+    """
+    data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    if not data.strip():
+        return []
     try:
-        data = orjson.loads(path.read_bytes())
+        data = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise InputError(f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})") from exc
     if not isinstance(data, list):
         raise InputError(f"{path}: should hold a JSON array of brand objects, found {type(data).__name__}")
     return data
+
+
+def brand_id_text(obj: Any) -> str | None:
+    """The id of a brand object as text (numbers included), or ``None`` when it has no usable one."""
+    value = obj.get("brand_id") if isinstance(obj, dict) else None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    text = (value if isinstance(value, str) else str(value)).strip()
+    return text or None
 
 
 def check_brand(obj: Any, known_currencies: set[str]) -> tuple[Brand | None, list[str]]:
