@@ -136,21 +136,37 @@ def test_optional_columns_may_be_absent(make_workspace):
 
 
 def test_unparseable_files_name_the_line(make_workspace):
+    root = make_workspace({"stores": stores(), "listings": columns([listing_row(1)])}, name="ws2")
+    (root / "brands.json").write_text('[{"brand_id": "B1",\n "name": }]')
+    with pytest.raises(InputError, match=r"brands.json: line 2"):
+        validate_workspace(Workspace.at(root))
+
+
+def test_a_malformed_record_is_quarantined_and_the_rest_is_read(make_workspace):
     root = make_workspace({"stores": stores(), "listings": columns([listing_row(1)])}, fmt="jsonl")
     with (root / "listings.jsonl").open("a") as fh:
-        fh.write('{"listing_id": "L9", "title": \n')
-    with pytest.raises(InputError, match=r"listings.jsonl: line 2 is not valid JSON"):
-        validate_workspace(Workspace.at(root))
-    (root / "brands.json").write_text('[{"brand_id": "B1",\n "name": }]')
-    root2 = make_workspace({"stores": stores(), "listings": columns([listing_row(1)])}, name="ws2")
-    (root2 / "brands.json").write_text('[{"brand_id": "B1",\n "name": }]')
-    with pytest.raises(InputError, match=r"brands.json: line 2"):
-        validate_workspace(Workspace.at(root2))
-    root3 = make_workspace({"stores": stores(), "listings": columns([listing_row(1)])}, name="ws3")
-    with (root3 / "listings.csv").open("a") as fh:
+        fh.write('{"listing_id": "L9", "title": \n\n[1, 2]\n')
+        fh.write(json.dumps(listing_row(4)) + "\n")
+    ws = Workspace.at(root)
+    rep = validate_workspace(ws).tables["listings"]
+    assert (rep.rows_read, rep.rows_valid, rep.rows_quarantined) == (4, 2, 2)
+    bad = quarantine(ws, "listings")
+    assert [q["row_number"] for q in bad] == [2, 3]  # the blank line is not a record
+    assert bad[0]["row"] == {"_raw": '{"listing_id": "L9", "title": '} and bad[0]["id"] is None
+    assert bad[0]["reasons"][0].startswith("row: not valid JSON")
+    assert bad[1]["reasons"] == ["row: should be a JSON object, found list"]
+    assert read_table(ws, "listings").column("listing_id").to_pylist() == ["L1", "L4"]
+
+    root = make_workspace({"stores": stores(), "listings": columns([listing_row(1)])}, name="ws3")
+    with (root / "listings.csv").open("a") as fh:
         fh.write("L9,S1,too,many,fields,here,1,CNY,1,2025-01-01,,extra\n")
-    with pytest.raises(InputError, match=r"listings.csv: line 3"):
-        validate_workspace(Workspace.at(root3))
+        fh.write("L3,S1,t,,c,,1,CNY,1,2025-01-01,\n")
+    ws = Workspace.at(root)
+    assert validate_workspace(ws).exit_code == 1
+    (bad,) = quarantine(ws, "listings")
+    assert bad["row_number"] == 2 and bad["row"]["_raw"].startswith("L9,S1,too")
+    assert bad["reasons"][0].startswith("row: has 12 fields, the header has 11")
+    assert read_table(ws, "listings").column("listing_id").to_pylist() == ["L1", "L3"]
 
 
 def test_two_files_for_one_table_is_an_error(make_workspace):

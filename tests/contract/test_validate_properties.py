@@ -3,13 +3,17 @@ reason naming each bad column, and valid rows carry the values that were written
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import shutil
 import tempfile
 from pathlib import Path
 
+import orjson
 import pyarrow as pa
+import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +21,27 @@ from counterwatch.contract import read_table
 from counterwatch.contract.validate import validate_workspace
 from counterwatch.contract.writer import write_table
 from counterwatch.workspace import Workspace
-from tests.conftest import stores, write_workspace
+from tests.conftest import listing_row, stores, write_workspace
+
+
+def records_in(path: Path) -> int:
+    """Records in an input file, counted without the reader: CSV rows after the header, non-blank
+    JSON Lines lines, Parquet rows."""
+    if path.suffix == ".parquet":
+        return pq.read_metadata(path).num_rows
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix == ".jsonl":
+        return sum(1 for line in text.split("\n") if line.strip())
+    rows = [r for r in csv.reader(io.StringIO(text, newline="")) if r]
+    return max(len(rows) - 1, 0)
+
+
+def accounted_for(ws: Workspace, table: str) -> int:
+    """Rows in ``out/tables/<table>.parquet`` plus lines in ``quarantine/<table>.jsonl``."""
+    valid = pq.read_metadata(ws.tables_dir / f"{table}.parquet").num_rows
+    qfile = ws.quarantine / f"{table}.jsonl"
+    return valid + (qfile.read_bytes().count(b"\n") if qfile.exists() else 0)
+
 
 FX = {"currency": ["USD", "EUR"], "to_base": ["7.1", "7.8"]}
 text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)
@@ -99,6 +123,7 @@ def test_every_row_is_valid_or_quarantined_with_its_reasons(rows, fmt):
         ws = Workspace.at(root)
         report = validate_workspace(ws).tables["listings"]
         assert report.rows_read == len(rows) == report.rows_valid + report.rows_quarantined
+        assert accounted_for(ws, "listings") == records_in(root / f"listings.{fmt}") == len(rows)
 
         qfile = ws.quarantine / "listings.jsonl"
         quarantined = (
@@ -132,8 +157,6 @@ def test_every_row_is_valid_or_quarantined_with_its_reasons(rows, fmt):
 )
 def test_generated_bad_input_is_accounted_for_row_by_row(seed, bad, fmt, listings):
     """On any generated marketplace: read = valid + quarantined per table, and quarantine = truth/bad_rows.csv."""
-    import csv
-
     from counterwatch.synth import generate
 
     tmp = Path(tempfile.mkdtemp())
@@ -143,6 +166,8 @@ def test_generated_bad_input_is_accounted_for_row_by_row(seed, bad, fmt, listing
         report = validate_workspace(ws)
         for rep in report.tables.values():
             assert rep.rows_read == rep.rows_valid + rep.rows_quarantined, rep
+            if rep.file and rep.table != "brands":
+                assert accounted_for(ws, rep.table) == records_in(ws.root / rep.file) == rep.rows_read, rep.table
         with (ws.truth / "bad_rows.csv").open(newline="", encoding="utf-8") as fh:
             expected = {(r["table"], int(r["row_number"])) for r in csv.DictReader(fh)}
         got = {
@@ -151,5 +176,83 @@ def test_generated_bad_input_is_accounted_for_row_by_row(seed, bad, fmt, listing
             for line in path.read_text(encoding="utf-8").split("\n")[:-1]
         }
         assert got == expected
+    finally:
+        shutil.rmtree(tmp)
+
+
+# -- structural damage: odd column names, ragged CSV rows, JSON Lines lines that are not objects ----------
+odd_names = st.sampled_from(["", " ", "__row", "__reasons", "__key", "__first", "c0", "c1", "Price", "listing_id ",
+                             'a"b', "a,b", "列", "__s_price", "select"])  # fmt: skip
+DAMAGE = ("ok", "ok", "ok", "short", "long", "garbage")
+
+
+@st.composite
+def damaged_export(draw):
+    extras = draw(st.lists(odd_names, max_size=3, unique_by=lambda n: n.strip() or n))
+    rows = []
+    for i in range(draw(st.integers(0, 8))):
+        row = {k: "|".join(v) if isinstance(v, list) else v for k, v in listing_row(i).items()}
+        row |= {f"extra{j}": draw(text) for j in range(len(extras))}
+        rows.append((row, draw(st.sampled_from(DAMAGE))))
+    return extras, rows, draw(st.booleans())
+
+
+def _csv_text(header: list[str], rows, final_newline: bool) -> str:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")  # so that a bare CR in a value is quoted
+    w.writerow(header)
+    for row, damage in rows:
+        values = list(row.values())
+        if damage == "short":
+            values = values[:-2]
+        elif damage == "long":
+            values = [*values, "x"]
+        elif damage == "garbage":
+            values = ["garbage"]
+        w.writerow(values)
+    text = out.getvalue()
+    return text if final_newline else text.removesuffix("\r\n")
+
+
+def _jsonl_text(header: list[str], rows, final_newline: bool) -> str:
+    lines = []
+    for row, damage in rows:
+        obj = dict(zip(header, row.values(), strict=True))
+        if damage == "short":
+            lines.append("[1, 2]")
+        elif damage == "long":
+            lines.append(orjson.dumps(obj).decode()[:-3])
+        elif damage == "garbage":
+            lines.append("null")
+        else:
+            lines.append(orjson.dumps(obj).decode())
+        if damage == "ok" and final_newline:
+            lines.append("")  # blank lines are not records
+    return "\n".join(lines) + ("\n" if final_newline else "")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(export=damaged_export(), fmt=st.sampled_from(["csv", "jsonl"]))
+def test_structural_damage_crashes_nothing_and_loses_nothing(export, fmt):
+    extras, rows, final_newline = export
+    header = list(listing_row(0)) + extras
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        root = write_workspace(tmp / "ws", {"stores": stores()}, fmt)
+        write = _csv_text if fmt == "csv" else _jsonl_text
+        path = root / f"listings.{fmt}"
+        path.write_text(write(header, rows, final_newline), encoding="utf-8")
+        ws = Workspace.at(root)
+        report = validate_workspace(ws).tables["listings"]
+        expected = len(rows) if fmt == "jsonl" or rows else 0
+        assert report.rows_read == report.rows_valid + report.rows_quarantined == expected
+        assert accounted_for(ws, "listings") == records_in(path) == expected
+        valid = read_table(ws, "listings")
+        for name in extras:
+            if name.strip() and name not in ("Price", "listing_id ") and valid.num_rows:
+                assert name in valid.column_names
+        for row, damage in rows:
+            if damage != "ok":
+                assert row["listing_id"] not in valid.column("listing_id").to_pylist()
     finally:
         shutil.rmtree(tmp)

@@ -15,6 +15,12 @@ import pyarrow as pa
 from counterwatch.contract.schema import Column
 
 _MAX_SHOWN = 60  # characters of an offending value quoted in a reason
+#: ISO 8601 extended form: a date, optionally a time (to the minute, second or a fraction) with an
+#: optional offset. DuckDB's cast alone also takes ``2025/03/01``, zone names (``PST``, ``CST`` as US
+#: Central) and ``T24:00``; the text must match this before it is cast.
+ISO_EXTENDED = r"\d{4}-\d{2}-\d{2}([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?"
+#: ISO 8601 basic form ``YYYYMMDDThhmmss[Z]``, rewritten to the extended form before the cast.
+ISO_BASIC = r"(\d{4})(\d{2})(\d{2})T([01]\d|2[0-3])([0-5]\d)([0-5]\d)(Z?)"
 
 
 def q(name: str) -> str:
@@ -46,20 +52,22 @@ class ColumnSQL:
     checks: list[Check]
 
 
-def column_sql(col: Column, raw_type: pa.DataType | None, sets: dict[str, str]) -> ColumnSQL:
-    """SQL that types and checks ``col``; ``raw_type`` is ``None`` when an optional column is absent.
+def column_sql(col: Column, raw: str | None, raw_type: pa.DataType | None, sets: dict[str, str]) -> ColumnSQL:
+    """SQL that types and checks ``col``, read from the raw column ``raw`` (SQL) of type ``raw_type``.
+
+    ``raw`` and ``raw_type`` are ``None`` when an optional column is absent.
 
     ``sets`` maps a set name (``country``, ``region``, ``currency``, ``ref:<table.column>``,
     ``all:<table.column>``) to a table with one column ``v`` of allowed values.
     """
     n = col.name
     s = f"__s_{n}"  # the raw value as trimmed text ('' when missing)
-    if raw_type is None:
-        raw_text = "CAST(NULL AS VARCHAR)"
+    if raw is None or raw_type is None:
+        raw, raw_text = None, "CAST(NULL AS VARCHAR)"
     elif pa.types.is_string(raw_type) or pa.types.is_large_string(raw_type):
-        raw_text = q(n)
+        raw_text = raw
     else:
-        raw_text = f"CAST({q(n)} AS VARCHAR)"
+        raw_text = f"CAST({raw} AS VARCHAR)"
     # Text is kept as entered and accepts anything: it needs no trimmed helper.
     stage1 = {} if col.kind == "text" else {s: f"coalesce(trim({raw_text}), '')"}
     s = q(s)
@@ -124,10 +132,15 @@ def column_sql(col: Column, raw_type: pa.DataType | None, sets: dict[str, str]) 
         )
     elif kind == "timestamp":
         typed = f"__t_{n}"
-        if raw_type is not None and pa.types.is_timestamp(raw_type):
-            stage1[typed] = f"CAST({q(n)} AS TIMESTAMPTZ)"
+        if raw is not None and raw_type is not None and pa.types.is_timestamp(raw_type):
+            stage1[typed] = f"CAST({raw} AS TIMESTAMPTZ)"
         else:
-            stage1[typed] = f"TRY_CAST(nullif({s}, '') AS TIMESTAMPTZ)"
+            iso = (
+                f"CASE WHEN regexp_full_match({s}, {lit(ISO_EXTENDED)}) THEN {s} "
+                f"WHEN regexp_full_match({s}, {lit(ISO_BASIC)}) "
+                f"THEN regexp_replace({s}, {lit(ISO_BASIC)}, '\\1-\\2-\\3T\\4:\\5:\\6\\7') END"
+            )
+            stage1[typed] = f"TRY_CAST({iso} AS TIMESTAMPTZ)"
         typed = q(typed)
         value = f"CASE WHEN isfinite({typed}) THEN {typed} END"
         need_value()
@@ -140,15 +153,18 @@ def column_sql(col: Column, raw_type: pa.DataType | None, sets: dict[str, str]) 
         )
     elif kind in ("amount", "integer"):
         num = f"__d_{n}"
-        if raw_type is not None and (pa.types.is_integer(raw_type) or pa.types.is_floating(raw_type)):
-            stage1[num] = f"CAST({q(n)} AS DOUBLE)"
+        native_int = raw is not None and raw_type is not None and pa.types.is_integer(raw_type)
+        if native_int:  # exact: an int64 above 2**53 is not rounded through a double
+            stage1[num] = f"TRY_CAST({raw} AS BIGINT)"
+        elif raw is not None and raw_type is not None and pa.types.is_floating(raw_type):
+            stage1[num] = f"CAST({raw} AS DOUBLE)"
         else:
             stage1[num] = f"TRY_CAST(nullif({s}, '') AS DOUBLE)"
         num = q(num)
-        finite = f"({num} IS NOT NULL AND isfinite({num}))"
+        finite = f"({num} IS NOT NULL)" if native_int else f"({num} IS NOT NULL AND isfinite({num}))"
         need_value()
         if kind == "amount":
-            value = f"CASE WHEN {finite} THEN {num} END"
+            value = f"CASE WHEN {finite} THEN CAST({num} AS DOUBLE) END"
             checks.append(
                 Check(
                     f"NOT {empty} AND NOT {finite}",
@@ -157,7 +173,7 @@ def column_sql(col: Column, raw_type: pa.DataType | None, sets: dict[str, str]) 
                 )
             )
         else:
-            whole = f"({finite} AND {num} = trunc({num}) AND abs({num}) < 9.0e15)"
+            whole = finite if native_int else f"({finite} AND {num} = trunc({num}) AND abs({num}) < 9.0e15)"
             value = f"CASE WHEN {whole} THEN CAST({num} AS BIGINT) END"
             checks.append(
                 Check(
@@ -176,12 +192,21 @@ def column_sql(col: Column, raw_type: pa.DataType | None, sets: dict[str, str]) 
                     f"{lit(n + ': ')} || {shown(s)} || {lit(f' must be {words} {bound}')}",
                 )
             )
+        if col.maximum is not None:
+            bound = f"{col.maximum:.0e}".replace("e+0", "e").replace("e+", "e")  # 1e12, 1e6
+            checks.append(
+                Check(
+                    f"{finite} AND {num} >= {bound}",
+                    f"{n}: above the plausible maximum",
+                    f"{lit(n + ': ')} || {shown(s)} || {lit(f' is above the plausible maximum {bound}')}",
+                )
+            )
     elif kind == "hashes":
         items = f"__l_{n}"
-        if raw_type is None:
+        if raw is None or raw_type is None:
             stage1[items] = "CAST([] AS VARCHAR[])"
         elif pa.types.is_list(raw_type) or pa.types.is_large_list(raw_type):
-            stage1[items] = f"coalesce(CAST({q(n)} AS VARCHAR[]), CAST([] AS VARCHAR[]))"
+            stage1[items] = f"coalesce(CAST({raw} AS VARCHAR[]), CAST([] AS VARCHAR[]))"
         else:
             # CSV: "a|b"; JSON Lines: a JSON array (read as its text); accept either in both.
             stage1[items] = (

@@ -36,6 +36,7 @@ class Column:
     references: str | None = None  # "table.column"
     minimum: float | None = None
     exclusive_minimum: bool = False
+    maximum: float | None = None  # exclusive: a sanity bound that catches unit and export mistakes
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -75,7 +76,7 @@ FX_RATES = TableSpec(
     "fx_rates",
     (
         Column("currency", "currency"),
-        Column("to_base", "amount", minimum=0, exclusive_minimum=True),
+        Column("to_base", "amount", minimum=0, exclusive_minimum=True, maximum=1e6),
     ),
     id_column="currency",
     description="rates into the base currency",
@@ -112,7 +113,7 @@ LISTINGS = TableSpec(
         Column("description", "text"),
         Column("category", "text"),
         Column("brand", "text", required=False),
-        Column("price", "amount", minimum=0),
+        Column("price", "amount", minimum=0, maximum=1e12),
         Column("currency", "currency"),
         Column("stock", "integer", minimum=0),
         Column("created_at", "timestamp"),
@@ -127,7 +128,7 @@ ORDERS = TableSpec(
         Column("order_id", "id"),
         Column("listing_id", "ref", references="listings.listing_id"),
         Column("quantity", "integer", minimum=0, exclusive_minimum=True),
-        Column("unit_price", "amount", minimum=0),
+        Column("unit_price", "amount", minimum=0, maximum=1e12),
         Column("currency", "currency"),
         Column("ordered_at", "timestamp"),
         Column("ship_from", "region", empty_ok=True),
