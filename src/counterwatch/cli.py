@@ -252,6 +252,125 @@ def demo(
     )
 
 
+def _bands_table(title: str, bands: dict[str, int]) -> Table:
+    t = Table(title=title, title_justify="left")
+    t.add_column("band")
+    t.add_column("listings", justify="right")
+    t.add_column("share", justify="right")
+    total = sum(bands.values()) or 1
+    for band in ("block", "review", "allow"):
+        t.add_row(band, f"{bands.get(band, 0):,}", f"{bands.get(band, 0) / total:.1%}")
+    return t
+
+
+@app.command()
+def scan(
+    workspace: WorkspaceArg,
+    workers: Annotated[int, typer.Option(min=0, help="Processes for the signals (0: one per core).")] = 0,
+) -> None:
+    """Score every valid listing for counterfeit risk, with reasons, into `out/scores.parquet`.
+
+    Each listing gets `risk` (0..1), `band` (block, review or allow, by the thresholds in
+    `counterwatch.toml`), `reasons` (sentences naming the evidence) and one column per signal.
+    Uses the model `counterwatch train` fitted when there is one, else built-in weights.
+
+    **Example:** `counterwatch scan ./counterwatch-demo --workers 2`
+    """
+    from counterwatch.detect.scan import scan as run_scan
+
+    ws = Workspace.at(workspace)
+    try:
+        settings = load_settings(ws.root)
+        start = time.perf_counter()
+        with _spinner() as progress:
+            task = progress.add_task("scanning")
+            result = run_scan(ws, settings, lambda m: progress.update(task, description=m), workers or None)
+        seconds = time.perf_counter() - start
+    except CounterwatchError as exc:
+        raise _fail(exc) from exc
+    console.print(_bands_table(f"Scored {result.listings:,} listings with model {result.model}", result.bands))
+    console.print(f"{result.path} ({seconds:.1f} s, {result.listings / max(seconds, 1e-9):,.0f} listings/s)",
+                  highlight=False)  # fmt: skip
+
+
+@app.command()
+def train(workspace: WorkspaceArg) -> None:
+    """Fit the risk model on the workspace's `labels`, save it in `models/`, and rescore.
+
+    Features come from the last scan (run first if needed). The model card
+    (`models/detect-model.json`) records its version, features and cross-validated metrics.
+
+    **Example:** `counterwatch train ./counterwatch-demo`
+    """
+    from counterwatch.detect.train import train as run_train
+
+    ws = Workspace.at(workspace)
+    try:
+        with _spinner() as progress:
+            task = progress.add_task("training")
+            card, result = run_train(ws, None, lambda m: progress.update(task, description=m))
+    except CounterwatchError as exc:
+        raise _fail(exc) from exc
+    m = card["metrics"]
+    console.print(
+        f"Model {card['version']} trained on {m['labels']:,} labels ({m['counterfeit']:,} counterfeit); "
+        f"cross-validated ROC AUC {m.get('cv_roc_auc', float('nan')):.4f}, "
+        f"average precision {m.get('cv_average_precision', float('nan')):.4f}",
+        highlight=False,
+    )
+    console.print(_bands_table("Rescored", result.bands))
+
+
+@app.command()
+def evaluate(
+    workspace: WorkspaceArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Compare the scores with the ground truth in `truth/` (generated workspaces have it).
+
+    Precision, recall and F1 of `block` and of `block`+`review`, ROC AUC, average precision,
+    recall per counterfeit tactic and false-positive rate per hard-negative kind. Also written
+    to `out/evaluation.json`.
+
+    **Example:** `counterwatch evaluate ./counterwatch-demo`
+    """
+    import json
+
+    from counterwatch.contract.writer import write_json
+    from counterwatch.detect.evaluate import evaluate as run_evaluate
+
+    ws = Workspace.at(workspace)
+    try:
+        ev = run_evaluate(ws)
+    except CounterwatchError as exc:
+        raise _fail(exc) from exc
+    write_json(ev.to_json(), ws.out / "evaluation.json")
+    if as_json:
+        console.print_json(json.dumps(ev.to_json()))
+        return
+    t = Table(title=f"Detection against truth/ ({ev.listings:,} listings, {ev.counterfeit:,} counterfeit)",
+              title_justify="left")  # fmt: skip
+    t.add_column("figure")
+    t.add_column("all listings", justify="right")
+    t.add_column("unlabelled only", justify="right")
+    for key, value in ev.overall.items():
+        fmt = "{:,}" if "flagged" in key else "{:.4f}"
+        t.add_row(key, fmt.format(value), fmt.format(ev.unlabelled.get(key, float("nan"))))
+    console.print(t)
+    r = Table(title="Recall per counterfeit tactic", title_justify="left")
+    for col in ("tactic", "listings", "block", "block+review"):
+        r.add_column(col, justify="left" if col == "tactic" else "right")
+    for name, v in ev.by_tactic.items():
+        r.add_row(name, f"{v['listings']:,}", f"{v['recall block']:.4f}", f"{v['recall block+review']:.4f}")
+    console.print(r)
+    h = Table(title="False-positive rate per kind of genuine listing", title_justify="left")
+    for col in ("kind", "listings", "block", "block+review"):
+        h.add_column(col, justify="left" if col == "kind" else "right")
+    for name, v in ev.by_hard_negative.items():
+        h.add_row(name, f"{v['listings']:,}", f"{v['fpr block']:.4f}", f"{v['fpr block+review']:.4f}")
+    console.print(h)
+
+
 def main() -> None:
     """Entry point of the ``counterwatch`` console script."""
     try:
