@@ -20,7 +20,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/bench_generate.py
+	$(BIN)/python bench/bench_scan.py
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet ruff

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
+import pyarrow.compute as pc
 
 from counterwatch.config import Settings, load_settings
-from counterwatch.contract import read_brands, read_table
+from counterwatch.contract import open_dataset, read_brands, read_table
 from counterwatch.detect.catalog import BrandCatalog
 from counterwatch.detect.vocabulary import PhraseClass, load_vocabulary
 from counterwatch.workspace import Workspace
@@ -39,10 +40,16 @@ class DetectContext:
         fx = dict(zip(fx_table["currency"].to_pylist(), fx_table["to_base"].to_pylist(), strict=True))
         fx[base] = 1.0
         catalog = BrandCatalog.build(read_brands(ws), fx, base)
-        listings = read_table(ws, "listings", ["listing_id", "title", "image_hashes", "created_at"])
-        latest = pl.from_arrow(listings.select(["created_at"]))["created_at"].max()
+        labels = read_table(ws, "labels")
+        # Only the labelled listings are read whole; the rest is one column and Parquet statistics.
+        listings = open_dataset(ws, "listings")
+        labelled = listings.to_table(
+            columns=["listing_id", "title", "image_hashes"],
+            filter=pc.field("listing_id").isin(pc.unique(labels.column("listing_id"))),
+        )
+        latest = pc.max(listings.to_table(columns=["created_at"]).column("created_at")).as_py()
         ctx = cls(base, fx, catalog, load_vocabulary(), latest or dt.datetime.now(dt.UTC))
-        ctx.attach_confirmed(listings, read_table(ws, "labels"))
+        ctx.attach_confirmed(labelled, labels)
         return ctx
 
     def attach_confirmed(self, listings, labels) -> None:  # type: ignore[no-untyped-def]
