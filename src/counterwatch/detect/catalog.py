@@ -44,7 +44,7 @@ def misspellings(name: str) -> set[str]:
 
 def _uncollapsed(name: str) -> str:
     """The skeleton steps but the collapsing of doubled letters."""
-    t = "".join(c for c in unicodedata.normalize("NFKD", plain(name)) if not unicodedata.combining(c))
+    t = "".join(c for c in unicodedata.normalize("NFKD", plain(name)) if unicodedata.category(c) != "Mn")
     t = re.sub(r"[^a-z0-9]+", " ", re.sub("|".join(map(re.escape, LEET)), lambda m: LEET[m.group()], t))
     return t.strip()
 

@@ -89,7 +89,7 @@ def plain(text: str) -> str:
 
 def skeleton(text: str) -> str:
     """The skeleton view of one string (as ``skeleton_expr(plain_expr(...))``)."""
-    t = "".join(c for c in unicodedata.normalize("NFKD", plain(text)) if not unicodedata.combining(c))
+    t = "".join(c for c in unicodedata.normalize("NFKD", plain(text)) if unicodedata.category(c) != "Mn")
     t = _LEET_RE.sub(lambda m: LEET[m.group()], t)
     t = _HAN_RUN.sub(r" \1 ", t)
     t = _NOT_TOKEN_RE.sub(" ", t)
