@@ -12,8 +12,9 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,16 +31,11 @@ from counterwatch.detect.context import DetectContext
 from counterwatch.detect.features import FLAGGED
 from counterwatch.detect.reasons import with_reasons
 from counterwatch.detect.scorer import Scorer, bands
+from counterwatch.errors import InputError
 from counterwatch.workspace import Workspace, atomic_path
 
 SCORES = "scores.parquet"
 BATCH_ROWS = 50_000
-_CTX: DetectContext | None = None  # the worker's copy of the context, set by ``_init_worker``
-
-
-def _init_worker(ctx: DetectContext) -> None:
-    global _CTX
-    _CTX = ctx
 
 
 @dataclass
@@ -50,77 +46,88 @@ class ScanResult:
     model: str = ""
 
 
+_STATE: dict[str, object] = {}  # the worker's context, scorer and bands, set by ``_init_worker``
+
+
+def _init_worker(ctx: DetectContext, scorer: Scorer, block: float, review: float) -> None:
+    _STATE.update(ctx=ctx, scorer=scorer, block=block, review=review)
+
+
 def _pass1(task: tuple[str, int, str]) -> int:
+    """Signals of one row group of the listings, written to a part file."""
     path, row_group, out = task
-    assert _CTX is not None
+    ctx = _STATE["ctx"]
     table = pq.ParquetFile(path).read_row_group(row_group)
-    df = signals_frame(pl.from_arrow(table), _CTX)  # type: ignore[arg-type]
+    df = signals_frame(pl.from_arrow(table), ctx)  # type: ignore[arg-type]
     df = df.with_columns(FLAGGED.alias("flagged"))
     df.write_parquet(out, compression="lz4")
     return df.height
 
 
-def run_pass1(listings: Path, parts: Path, ctx: DetectContext, workers: int, progress: Callable[[str], None]) -> None:
-    global _CTX
-    meta = pq.ParquetFile(listings).metadata
-    tasks = [(str(listings), i, str(parts / f"part-{i:05d}.parquet")) for i in range(meta.num_row_groups)]
-    _CTX = ctx
-    done = 0
-    try:
-        if workers <= 1 or len(tasks) <= 1:
-            for t in tasks:
-                done += _pass1(t)
-                progress(f"signals: {done:,} / {meta.num_rows:,} listings")
-            return
-        # spawn, not fork: Polars and DuckDB hold thread pools whose locks a forked child would inherit locked.
-        with ProcessPoolExecutor(
-            workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(ctx,)
-        ) as pool:
-            for n in pool.map(_pass1, tasks):
-                done += n
-                progress(f"signals: {done:,} / {meta.num_rows:,} listings")
-    finally:
-        _CTX = None
+def _pass2(task: tuple[str, str, str]) -> dict[str, int]:
+    """Store and product context joined to one part, then risk, band and reasons."""
+    part, context_dir, out = task
+    ctx, scorer = _STATE["ctx"], _STATE["scorer"]
+    df = with_context(pl.read_parquet(part), Path(context_dir))
+    df = score_frame(df, scorer, ctx, _STATE["block"], _STATE["review"])  # type: ignore[arg-type]
+    df.select(output_columns(df)).write_parquet(out, compression="lz4")
+    return dict(zip(*np.unique(df["band"].to_numpy(), return_counts=True), strict=True))
 
 
-def _context_sql(con: duckdb.DuckDBPyConnection, parts: Path, ws: Workspace, ctx: DetectContext) -> str:
-    """Register store and product aggregates; the query joining them to every listing's signals."""
-    con.register("stores_t", read_table(ws, "stores", ["store_id", "created_at"]))
+def write_context(parts: Path, ws: Workspace, ctx: DetectContext, context_dir: Path) -> None:
+    """Aggregate over every part the store context and product-line medians (small tables, for pass 2)."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
     labels = pl.from_arrow(read_table(ws, "labels"))
     confirmed = (
         labels.sort("decided_at").group_by("listing_id").last().filter(pl.col("label") == "counterfeit")
         .select("listing_id")
     )  # fmt: skip
     con.register("confirmed_t", confirmed.to_arrow())
+    con.register("stores_t", read_table(ws, "stores", ["store_id", "created_at"]))
     glob = (parts / "*.parquet").as_posix()
-    con.execute(f"CREATE VIEW sig AS SELECT * FROM read_parquet('{glob}')")
+    context_dir.mkdir(parents=True, exist_ok=True)
     con.execute(
-        """CREATE TEMP TABLE store_ctx AS
-        SELECT s.store_id, count(*) AS n, sum(CAST(s.flagged AS INTEGER)) AS n_flagged,
-               sum(CAST(c.listing_id IS NOT NULL AS INTEGER)) AS n_confirmed,
-               avg(CAST(s.brand_id IS NOT NULL OR s.implied_brand_id IS NOT NULL AS DOUBLE)) AS brand_share
-        FROM sig s LEFT JOIN confirmed_t c USING (listing_id) GROUP BY s.store_id"""
+        f"""COPY (SELECT s.store_id, count(*) AS n, CAST(sum(CAST(s.flagged AS INTEGER)) AS BIGINT) AS n_flagged,
+               CAST(sum(CAST(c.listing_id IS NOT NULL AS INTEGER)) AS BIGINT) AS n_confirmed,
+               avg(CAST(s.brand_id IS NOT NULL OR s.implied_brand_id IS NOT NULL AS DOUBLE)) AS brand_share,
+               any_value(st.created_at) AS created_at
+        FROM read_parquet('{glob}') s LEFT JOIN confirmed_t c USING (listing_id) LEFT JOIN stores_t st USING (store_id)
+        GROUP BY s.store_id) TO '{(context_dir / "stores.parquet").as_posix()}' (FORMAT parquet)"""
     )
     con.execute(
-        "CREATE TEMP TABLE product_ctx AS SELECT product_id, median(price_ratio) AS product_median_ratio "
-        "FROM sig WHERE product_id IS NOT NULL AND price_ratio IS NOT NULL GROUP BY product_id"
+        f"""COPY (SELECT product_id, median(price_ratio) AS product_median_ratio
+        FROM read_parquet('{glob}') WHERE product_id IS NOT NULL AND price_ratio IS NOT NULL GROUP BY product_id)
+        TO '{(context_dir / "products.parquet").as_posix()}' (FORMAT parquet)"""
     )
-    ref = ctx.reference_time.isoformat()
-    return f"""
-        SELECT s.*,
-            sc.n AS store_listings,
-            CASE WHEN sc.n > 1 THEN (sc.n_flagged - CAST(s.flagged AS INTEGER)) / (sc.n - 1.0) ELSE 0.0 END
-                AS store_flagged_share,
-            sc.n_confirmed - CAST(c.listing_id IS NOT NULL AS INTEGER) AS store_confirmed,
-            sc.brand_share AS store_brand_share,
-            date_diff('day', st.created_at, TIMESTAMPTZ '{ref}') AS store_age_days,
-            p.product_median_ratio
-        FROM sig s
-        LEFT JOIN store_ctx sc USING (store_id)
-        LEFT JOIN stores_t st USING (store_id)
-        LEFT JOIN product_ctx p USING (product_id)
-        LEFT JOIN confirmed_t c USING (listing_id)
-    """
+    con.execute(f"COPY confirmed_t TO '{(context_dir / 'confirmed.parquet').as_posix()}' (FORMAT parquet)")
+    pl.DataFrame({"reference_time": [ctx.reference_time]}).write_parquet(context_dir / "reference.parquet")
+
+
+def with_context(df: pl.DataFrame, context_dir: Path) -> pl.DataFrame:
+    """A part's signals with its store's context (its own listing left out) and its product line's median."""
+    stores = pl.read_parquet(context_dir / "stores.parquet")
+    products = pl.read_parquet(context_dir / "products.parquet")
+    confirmed = pl.read_parquet(context_dir / "confirmed.parquet").with_columns(pl.lit(True).alias("_confirmed"))
+    ref = pl.read_parquet(context_dir / "reference.parquet")["reference_time"][0]
+    own_flagged = pl.col("flagged").cast(pl.Int64)
+    own_confirmed = pl.col("_confirmed").fill_null(False).cast(pl.Int64)
+    return (
+        df.join(stores, on="store_id", how="left", maintain_order="left")
+        .join(products, on="product_id", how="left", maintain_order="left")
+        .join(confirmed, on="listing_id", how="left", maintain_order="left")
+        .with_columns(
+            pl.col("n").alias("store_listings"),
+            pl.when(pl.col("n") > 1)
+            .then((pl.col("n_flagged") - own_flagged) / (pl.col("n") - 1))
+            .otherwise(0.0)
+            .alias("store_flagged_share"),
+            (pl.col("n_confirmed") - own_confirmed).alias("store_confirmed"),
+            pl.col("brand_share").alias("store_brand_share"),
+            (pl.lit(ref) - pl.col("created_at")).dt.total_days().alias("store_age_days"),
+        )
+        .drop("n", "n_flagged", "n_confirmed", "brand_share", "created_at", "_confirmed")
+    )
 
 
 OPTIONAL_SIGNALS: dict[str, type[pl.DataType]] = {}
@@ -156,37 +163,66 @@ def scan(
     say("building the detection context")
     ctx = DetectContext.build(ws, settings)
     scorer = Scorer.for_workspace(ws)
-    parts = ws.out / ".scan-parts"
-    shutil.rmtree(parts, ignore_errors=True)
-    parts.mkdir(parents=True)
-    workers = workers or os.cpu_count() or 1
+    work = ws.out / ".scan-parts"
+    shutil.rmtree(work, ignore_errors=True)
+    parts, scored, context_dir = work / "signals", work / "scored", work / "context"
+    for d in (parts, scored):
+        d.mkdir(parents=True)
     listings = ws.tables_dir / "listings.parquet"
-    run_pass1(listings, parts, ctx, workers, say)
-    say("store context and scoring")
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    reader = con.sql(_context_sql(con, parts, ws, ctx)).to_arrow_reader(BATCH_ROWS)
-    block, review = settings.detect.block_at, settings.detect.review_at
+    meta = pq.ParquetFile(listings).metadata
+    groups = range(meta.num_row_groups)
+    pass1 = [(str(listings), i, str(parts / f"part-{i:05d}.parquet")) for i in groups]
+    pass2 = [(p, str(context_dir), str(scored / Path(p).name)) for _, _, p in pass1]
+    workers = min(workers or os.cpu_count() or 1, max(len(pass1), 1))
+    init = (ctx, scorer, settings.detect.block_at, settings.detect.review_at)
     counts = {"block": 0, "review": 0, "allow": 0}
+    with _pool(workers, init) as run:
+        done = 0
+        for n in run(_pass1, pass1):
+            done += n
+            say(f"signals: {done:,} / {meta.num_rows:,} listings")
+        say("store and product context")
+        write_context(parts, ws, ctx, context_dir)
+        done = 0
+        for bands_of_part in run(_pass2, pass2):
+            for band, c in bands_of_part.items():
+                counts[str(band)] += int(c)
+                done += int(c)
+            say(f"scored {done:,} / {meta.num_rows:,} listings")
     target = ws.out / SCORES
-    writer = None
-    n = 0
+    _concatenate([Path(p) for _, _, p in pass2], target)
+    shutil.rmtree(work, ignore_errors=True)
+    return ScanResult(done, counts, target, scorer.version)
+
+
+@contextmanager
+def _pool(workers: int, init: tuple) -> Iterator[Callable]:  # type: ignore[type-arg]
+    """``map`` over a spawn process pool (fork would inherit Polars' and DuckDB's thread-pool locks
+    held), or in this process when one worker is asked for."""
+    if workers <= 1:
+        _init_worker(*init)
+        try:
+            yield map
+        finally:
+            _STATE.clear()
+        return
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                             initargs=init) as pool:  # fmt: skip
+        yield pool.map
+
+
+def _concatenate(parts: list[Path], target: Path) -> None:
+    """Parts in row-group order into one Parquet file (so scores follow the listings' order), atomically."""
     with atomic_path(target) as tmp:
-        for batch in reader:
-            df = score_frame(pl.from_arrow(batch), scorer, ctx, block, review)  # type: ignore[arg-type]
-            out = df.select(output_columns(df)).sort("listing_id").to_arrow()
+        writer = None
+        for part in parts:
+            table = pq.read_table(part)
             if writer is None:
-                writer = pq.ParquetWriter(tmp, out.schema, compression="zstd")
-            writer.write_table(out.cast(writer.schema))
-            for b, c in zip(*np.unique(df["band"].to_numpy(), return_counts=True), strict=True):
-                counts[str(b)] += int(c)
-            n += df.height
-            say(f"scored {n:,} listings")
+                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+            writer.write_table(table.cast(writer.schema))
         if writer is None:
-            raise RuntimeError("no listings to score")
+            raise InputError("no valid listings to score")
         writer.close()
-    shutil.rmtree(parts, ignore_errors=True)
-    return ScanResult(n, counts, target, scorer.version)
 
 
 def rescore(

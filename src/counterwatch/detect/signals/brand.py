@@ -200,7 +200,12 @@ class BrandMention(Signal):
         )
         return (
             hits.with_columns(pl.col("how").replace_strict(_HOW_RANK, default=3).alias("_how_rank"))
-            .sort(["_row", "field_rank", "_how_rank", "brand_idx"])
+            # ties go to the longest match ("tag heuer" over "tag"), then fixed orders: deterministic
+            .with_columns(pl.col("m").str.len_chars().alias("_len"))
+            .sort(
+                ["_row", "field_rank", "_how_rank", "_len", "brand_idx", "m"],
+                descending=[False, False, False, True, False, False],
+            )
             .group_by("_row", maintain_order=True)
             .first()
             .select("_row", "brand_idx", "how", pl.col("field_rank").cast(pl.Int32), "m")
