@@ -206,9 +206,20 @@ def _pool(workers: int, init: tuple) -> Iterator[Callable]:  # type: ignore[type
         finally:
             _STATE.clear()
         return
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                             initargs=init) as pool:  # fmt: skip
-        yield pool.map
+    # One Polars thread per worker: the pool already has a process per core, and Polars' own
+    # threads would only contend with them. Children are spawned lazily, at the first task, and
+    # read the variable then: it stays set for the pool's life (this process's Polars is already up).
+    previous = os.environ.get("POLARS_MAX_THREADS")
+    os.environ["POLARS_MAX_THREADS"] = "1"
+    try:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                                 initargs=init) as pool:  # fmt: skip
+            yield pool.map
+    finally:
+        if previous is None:
+            os.environ.pop("POLARS_MAX_THREADS", None)
+        else:
+            os.environ["POLARS_MAX_THREADS"] = previous
 
 
 def _concatenate(parts: list[Path], target: Path) -> None:
