@@ -52,18 +52,10 @@ from pathlib import Path
 from typing import Any
 
 HAN_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-ZERO_WIDTH = "[\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
-CONFUSABLES = {
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
-    "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "һ": "h", "ԁ": "d", "ԛ": "q",
-    "ԝ": "w", "ь": "b", "г": "r", "п": "n", "ш": "w", "л": "n",
-    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
-    "υ": "u", "χ": "x", "ω": "w", "ς": "s", "μ": "u", "γ": "y", "ζ": "z",
-}  # fmt: skip
-DIGIT_FOR_LETTER = {
-    "0": "o", "1": "i", "l": "i", "|": "i", "!": "i", "3": "e", "4": "a", "@": "a", "5": "s", "$": "s",
-    "7": "t", "8": "b", "9": "g",
-}  # fmt: skip
+# The same folding tables as counterwatch's own views: the peer differs in how it runs, not in what it knows.
+from counterwatch.detect.normalize import CONFUSABLES, ZERO_WIDTH  # noqa: E402
+from counterwatch.detect.normalize import LEET as DIGIT_FOR_LETTER  # noqa: E402
+
 MIN_IMPLIED_HITS = 2
 LISTED = ("counterfeit", "dupe")
 FLAGS = ("authentic_claim", "guide", "accessory", "pre_owned", "clearance", "authorized")

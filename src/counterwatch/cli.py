@@ -357,18 +357,17 @@ def evaluate(
         fmt = "{:,}" if "flagged" in key else "{:.4f}"
         t.add_row(key, fmt.format(value), fmt.format(ev.unlabelled.get(key, float("nan"))))
     console.print(t)
-    r = Table(title="Recall per counterfeit tactic", title_justify="left")
-    for col in ("tactic", "listings", "block", "block+review"):
-        r.add_column(col, justify="left" if col == "tactic" else "right")
-    for name, v in ev.by_tactic.items():
-        r.add_row(name, f"{v['listings']:,}", f"{v['recall block']:.4f}", f"{v['recall block+review']:.4f}")
-    console.print(r)
-    h = Table(title="False-positive rate per kind of genuine listing", title_justify="left")
-    for col in ("kind", "listings", "block", "block+review"):
-        h.add_column(col, justify="left" if col == "kind" else "right")
-    for name, v in ev.by_hard_negative.items():
-        h.add_row(name, f"{v['listings']:,}", f"{v['fpr block']:.4f}", f"{v['fpr block+review']:.4f}")
-    console.print(h)
+    console.print(_rates_table("Recall per counterfeit tactic", "tactic", ev.by_tactic, "recall"))
+    console.print(_rates_table("False-positive rate per kind of genuine listing", "kind", ev.by_hard_negative, "fpr"))
+
+
+def _rates_table(title: str, first: str, rows: dict[str, dict[str, float]], rate: str) -> Table:
+    t = Table(title=title, title_justify="left")
+    for col in (first, "listings", "block", "block+review"):
+        t.add_column(col, justify="left" if col == first else "right")
+    for name, v in rows.items():
+        t.add_row(name, f"{v['listings']:,}", f"{v[f'{rate} block']:.4f}", f"{v[f'{rate} block+review']:.4f}")
+    return t
 
 
 def main() -> None:
