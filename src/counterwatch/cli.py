@@ -234,20 +234,25 @@ def demo(
     ),
     seed: Annotated[int, typer.Option(help="Random seed of the generated marketplace.")] = 42,
 ) -> None:
-    """Generate a synthetic marketplace and run the whole pipeline over it.
+    """Generate a synthetic marketplace, run the whole pipeline over it, train the risk model on its
+    labels and compare the scores with its ground truth.
 
     **Example:** `counterwatch demo --listings 20000`
     """
     generate(out=directory, listings=listings, seed=seed, fmt="parquet", bad_rows=0.002)
+    ws = Workspace.at(directory)
+    (ws.root / "models" / "detect-model.joblib").unlink(missing_ok=True)  # a model from an earlier demo
     try:
-        _run(Workspace.at(directory))
+        _run(ws)
     except CounterwatchError as exc:
         raise _fail(exc) from exc
-    ws = Workspace.at(directory)
+    train(workspace=directory)
+    evaluate(workspace=directory, as_json=False)
+    prog = sys.argv[0] if Path(sys.argv[0]).name == "counterwatch" else "counterwatch"
     console.print(
         f"\nDemo workspace: {ws.root}\n  inputs: *.parquet, brands.json   ground truth: truth/\n"
-        f"  outputs: {ws.out}   quarantined rows: {ws.quarantine}\n"
-        f"Point counterwatch at your own export the same way: counterwatch run PATH",
+        f"  outputs: {ws.out} (scores.parquet: risk, band, reasons)   quarantined rows: {ws.quarantine}\n"
+        f"Point counterwatch at your own export the same way: {prog} run PATH",
         highlight=False,
     )
 
