@@ -246,7 +246,10 @@ def demo(
         _run(ws)
     except CounterwatchError as exc:
         raise _fail(exc) from exc
-    train(workspace=directory)
+    try:
+        _train_and_report(ws)
+    except CounterwatchError as exc:  # a small demo may have too few labels: the built-in weights stay
+        console.print(f"[yellow]not trained:[/] {exc}", highlight=False)
     evaluate(workspace=directory, as_json=False)
     prog = sys.argv[0] if Path(sys.argv[0]).name == "counterwatch" else "counterwatch"
     console.print(
@@ -307,15 +310,18 @@ def train(workspace: WorkspaceArg) -> None:
 
     **Example:** `counterwatch train ./counterwatch-demo`
     """
-    from counterwatch.detect.train import train as run_train
-
-    ws = Workspace.at(workspace)
     try:
-        with _spinner() as progress:
-            task = progress.add_task("training")
-            card, result = run_train(ws, None, lambda m: progress.update(task, description=m))
+        _train_and_report(Workspace.at(workspace))
     except CounterwatchError as exc:
         raise _fail(exc) from exc
+
+
+def _train_and_report(ws: Workspace) -> None:
+    from counterwatch.detect.train import train as run_train
+
+    with _spinner() as progress:
+        task = progress.add_task("training")
+        card, result = run_train(ws, None, lambda m: progress.update(task, description=m))
     m = card["metrics"]
     console.print(
         f"Model {card['version']} trained on {m['labels']:,} labels ({m['counterfeit']:,} counterfeit); "
