@@ -46,6 +46,8 @@ class BrandMention(Signal):
         Example({"title": "Rollex Submariner", "category": "watches/wristwatches"}, {"brand_name": "Rolex"}),
         Example({"title": "正品劳力士手表"}, {"brand_name": "Rolex", "brand_how": "plain"}),
         Example({"title": "plain cotton t-shirt"}, {"brand_id": None}),
+        Example({"title": "", "description": "", "brand": ""}, {"brand_id": None}, note="empty text is scored"),
+        Example({"title": "", "brand": "ROLEX"}, {"brand_name": "Rolex", "brand_field": "brand"}),
     )
 
     def compute(self, df: pl.DataFrame, ctx) -> pl.DataFrame:  # type: ignore[no-untyped-def]
