@@ -21,7 +21,6 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import polars as pl
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from counterwatch.config import Settings, load_settings
@@ -130,14 +129,8 @@ def with_context(df: pl.DataFrame, context_dir: Path) -> pl.DataFrame:
     )
 
 
-OPTIONAL_SIGNALS: dict[str, type[pl.DataType]] = {}
-
-
 def score_frame(df: pl.DataFrame, scorer: Scorer, ctx: DetectContext, block: float, review: float) -> pl.DataFrame:
     """Risk, band and reasons for a frame of signals joined with its context."""
-    missing = [pl.lit(None, dtype=t).alias(c) for c, t in OPTIONAL_SIGNALS.items() if c not in df.columns]
-    if missing:
-        df = df.with_columns(missing)
     names = pl.Series(ctx.catalog.names)
     ids = ctx.catalog.brand_ids
     df = df.with_columns(
@@ -273,7 +266,3 @@ DROPPED = {"title", "image_hashes", "flagged", "created_at"}
 
 def output_columns(df: pl.DataFrame) -> list[str]:
     return LEADING + [c for c in df.columns if c not in LEADING and c not in DROPPED]
-
-
-def read_scores(ws: Workspace) -> pa.Table:
-    return pq.read_table(ws.out / SCORES)
