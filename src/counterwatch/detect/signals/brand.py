@@ -14,11 +14,13 @@ import re
 import polars as pl
 
 from counterwatch.detect.catalog import resolve_han
+from counterwatch.detect.frames import per_distinct
 from counterwatch.detect.normalize import plain_expr, skeleton_expr, token_expr
 from counterwatch.detect.signals.base import Example, Signal
 
 FIELDS = ("title", "brand", "description")  # in order of how much a mention there says
 SKELETON_FIELDS = ("title", "brand")
+TOKEN_FIELDS = ("title", "description")
 _RUNS = r"(?-u:\b)(?:[a-z] )+[a-z](?-u:\b)"  # single letters split by separators: "g u c c i"
 _PAIR = re.compile(r"([a-z])\1")
 _HOW_RANK = {"name": 0, "run": 1, "squeezed": 1, "misspelled": 2}
@@ -53,36 +55,21 @@ class BrandMention(Signal):
     def compute(self, df: pl.DataFrame, ctx) -> pl.DataFrame:  # type: ignore[no-untyped-def]
         cat = ctx.catalog
         # Disguises are looked for in the title and the declared brand; descriptions (long, and
-        # read by fewer buyers) are searched for the names as plain words only.
-        df = df.with_columns(*(plain_expr(pl.col(f)).alias(f"_{f}_plain") for f in FIELDS)).with_columns(
-            *(skeleton_expr(pl.col(f"_{f}_plain")).alias(f"_{f}_skel") for f in SKELETON_FIELDS),
-            *(token_expr(pl.col(f"_{f}_plain")).alias(f"_{f}_tok") for f in ("title", "description")),
-        )
-        token_pats = list(cat.token_patterns)
-        squeezed_pats = list(cat.squeezed_patterns)
-        han_pats = list(cat.han_patterns)
-        word_pats = list(cat.word_patterns)
-        found = []
+        # read by fewer buyers) are searched for the names as plain words only. Views and matches
+        # are computed once per distinct text.
+        df = df.with_columns(pl.col(f).fill_null("") for f in FIELDS)
+        found: list[pl.DataFrame] = []
         for rank, f in enumerate(FIELDS):
-            pln = pl.col(f"_{f}_plain")
-            if f not in SKELETON_FIELDS:
-                cols = {
-                    "word": pl.col(f"_{f}_tok").str.extract_many(word_pats, overlapping=True) if word_pats else None,
-                    "han": pln.str.extract_many(han_pats, overlapping=True) if han_pats else None,
-                }
-                self._collect(df, cols, rank, found)
-                continue
-            skel = pl.col(f"_{f}_skel")
-            cols = {
-                "token": skel.str.extract_many(token_pats, overlapping=True) if token_pats else None,
-                "squeezed": skel.str.replace_all(" ", "", literal=True).str.extract_many(squeezed_pats)
-                if squeezed_pats
-                else None,
-                "han": pln.str.extract_many(han_pats, overlapping=True) if han_pats else None,
-                "run": skel.str.extract_all(_RUNS),
-                "han_fuzzy": pln.str.extract_all(cat.han_fuzzy) if cat.han_fuzzy else None,
-            }
-            self._collect(df, cols, rank, found)
+            plain, skel, tok = f"_{f}_plain", f"_{f}_skel", f"_{f}_tok"
+            views: dict[str, pl.Expr] = {}
+            if f in SKELETON_FIELDS:
+                views[skel] = skeleton_expr(pl.col(plain))
+            if f in TOKEN_FIELDS:
+                views[tok] = token_expr(pl.col(plain))
+            matches = {f"_m_{f}_{source}": e for source, e in self._match_exprs(cat, f, plain, skel, tok).items()}
+            df = per_distinct(df, f, [{plain: plain_expr(pl.col(f))}, views, matches])
+            self._collect(df, {m.removeprefix(f"_m_{f}_"): pl.col(m) for m in matches}, rank, found)
+            df = df.drop(list(matches))
         n = df.height
         if found:
             best = self._best(pl.concat(found), cat, df)
@@ -149,6 +136,29 @@ class BrandMention(Signal):
             ),
             originals.str.contains(r"[\u200b-\u200f\u2060-\u2064\ufeff]").alias("invisible_chars"),
         ).drop("_field", "_how", "_written", "_names")
+
+    @staticmethod
+    def _match_exprs(cat, f: str, plain: str, skel: str, tok: str) -> dict[str, pl.Expr]:  # type: ignore[no-untyped-def]
+        """What to look for in field ``f``: pattern source -> list of matched patterns."""
+        pln = pl.col(plain)
+        out: dict[str, pl.Expr] = {}
+        if f not in SKELETON_FIELDS:
+            if cat.word_patterns:
+                out["word"] = pl.col(tok).str.extract_many(list(cat.word_patterns), overlapping=True)
+            if cat.han_patterns:
+                out["han"] = pln.str.extract_many(list(cat.han_patterns), overlapping=True)
+            return out
+        sk = pl.col(skel)
+        if cat.token_patterns:
+            out["token"] = sk.str.extract_many(list(cat.token_patterns), overlapping=True)
+        if cat.squeezed_patterns:
+            out["squeezed"] = sk.str.replace_all(" ", "", literal=True).str.extract_many(list(cat.squeezed_patterns))
+        if cat.han_patterns:
+            out["han"] = pln.str.extract_many(list(cat.han_patterns), overlapping=True)
+        out["run"] = sk.str.extract_all(_RUNS)
+        if cat.han_fuzzy:
+            out["han_fuzzy"] = pln.str.extract_all(cat.han_fuzzy)
+        return out
 
     @staticmethod
     def _collect(df: pl.DataFrame, cols: dict[str, pl.Expr | None], rank: int, found: list[pl.DataFrame]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from counterwatch.detect.frames import per_distinct
 from counterwatch.detect.normalize import tokens
 from counterwatch.detect.signals.base import Example, Signal
 
@@ -30,18 +31,22 @@ class ProductLine(Signal):
     def compute(self, df: pl.DataFrame, ctx) -> pl.DataFrame:  # type: ignore[no-untyped-def]
         cat = ctx.catalog
         n = df.height
-        # Both word views are padded with spaces, so a keyword cannot run from title into description.
-        words = pl.concat_str(pl.col("_title_tok"), pl.col("_description_tok"))
         kw_forms = {f" {tokens(k)} ": rows for k, rows in cat.keywords.items() if tokens(k)}
         pats = list(kw_forms)
+        # Keywords per field on its distinct word views (padded, so none runs from title into description).
+        for f in ("title", "description"):
+            df = per_distinct(
+                df, f"_{f}_tok", [{f"_{f}_kw": pl.col(f"_{f}_tok").str.extract_many(pats, overlapping=True)}]
+            )
         hits = (
             df.select(
                 pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
-                words.str.extract_many(pats, overlapping=True).list.unique().alias("kw"),
+                pl.concat_list("_title_kw", "_description_kw").list.unique().alias("kw"),
             )
             .explode("kw")
             .drop_nulls("kw")
         )
+        df = df.drop("_title_kw", "_description_kw")
         table = pl.DataFrame(
             [(k, r) for k, rows in kw_forms.items() for r in rows],
             schema={"kw": pl.String, "product_row": pl.UInt32},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from counterwatch.detect.frames import per_distinct
 from counterwatch.detect.signals.base import Example, Signal
 
 #: Classes whose hits are kept as lists (they go into reasons); the others become flags.
@@ -36,12 +37,25 @@ class Vocabulary(Signal):
 
     def compute(self, df: pl.DataFrame, ctx) -> pl.DataFrame:  # type: ignore[no-untyped-def]
         voc = ctx.vocabulary
-        title, desc = pl.col("_title_plain"), pl.col("_description_plain")
-        both = pl.concat_str(title, desc, separator=" | ")
-        cols = []
-        for name in LISTED:
-            rx = voc[name].regex
-            cols.append(both.str.extract_all(rx).list.unique(maintain_order=True).alias(f"{name}_terms"))
-        cols.append(title.str.contains(voc["counterfeit"].regex).alias("counterfeit_in_title"))
-        cols += [both.str.contains(voc[f].regex).alias(f"says_{f}") for f in FLAGS]
-        return df.with_columns(cols)
+        # Each field on its distinct values; no phrase can run from the title into the description.
+        for f in ("title", "description"):
+            plain = pl.col(f"_{f}_plain")
+            df = per_distinct(df, f"_{f}_plain", [{
+                **{f"_{f}_{name}": plain.str.extract_all(voc[name].regex) for name in LISTED},
+                **{f"_{f}_says_{flag}": plain.str.contains(voc[flag].regex) for flag in FLAGS},
+            }])  # fmt: skip
+        cols = [
+            pl.concat_list(f"_title_{name}", f"_description_{name}")
+            .list.unique(maintain_order=True)
+            .alias(f"{name}_terms")
+            for name in LISTED
+        ]
+        cols.append((pl.col("_title_counterfeit").list.len() > 0).alias("counterfeit_in_title"))
+        cols += [
+            (pl.col(f"_title_says_{flag}") | pl.col(f"_description_says_{flag}")).alias(f"says_{flag}")
+            for flag in FLAGS
+        ]
+        temp = [f"_{f}_{name}" for f in ("title", "description") for name in LISTED] + [
+            f"_{f}_says_{flag}" for f in ("title", "description") for flag in FLAGS
+        ]
+        return df.with_columns(cols).drop(temp)

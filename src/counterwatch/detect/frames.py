@@ -1,0 +1,20 @@
+"""Compute once per distinct value: titles, descriptions and declared brands repeat a lot
+(sellers template them, many stores sell the same product), so text work is done on the
+distinct values of a column and joined back. A function of a value gives the same result either way.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+
+def per_distinct(df: pl.DataFrame, column: str, steps: list[dict[str, pl.Expr]]) -> pl.DataFrame:
+    """``df`` with new columns computed on the distinct values of ``column`` only.
+
+    ``steps`` are applied in order (a later step may use an earlier step's columns); every
+    expression may refer to ``column`` and to earlier columns. ``column`` must hold no nulls.
+    """
+    distinct = df.select(pl.col(column)).unique(maintain_order=True)
+    for step in steps:
+        distinct = distinct.with_columns(expr.alias(name) for name, expr in step.items())
+    return df.join(distinct, on=column, how="left", maintain_order="left")
