@@ -89,3 +89,18 @@ def test_evaluate_without_truth_says_so(detect_ws, tmp_path):
     shutil.rmtree(ws.truth)
     r = cw("evaluate", str(ws.root))
     assert r.returncode == 2 and "no ground truth" in r.stderr
+
+
+def test_a_registry_without_brands_and_no_optional_tables_still_scans(detect_ws, tmp_path):
+    """Every listing is scored from what there is: no brands, no labels, no orders, one currency."""
+    ws = fresh_copy(detect_ws, tmp_path / "ws")
+    for name in ("labels", "notices", "orders", "store_identifiers", "fx_rates"):
+        (ws.root / f"{name}.parquet").unlink()
+    listings = pl.read_parquet(ws.root / "listings.parquet")
+    listings.filter(pl.col("currency") == "CNY").write_parquet(ws.root / "listings.parquet")
+    (ws.root / "brands.json").write_text("[]")
+    r = cw("run", str(ws.root))
+    assert r.returncode == 0, r.stderr
+    scores = pl.read_parquet(ws.out / "scores.parquet")
+    assert scores.height == listings.filter(pl.col("currency") == "CNY").height
+    assert scores["brand_id"].null_count() == scores.height

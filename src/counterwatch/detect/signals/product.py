@@ -35,9 +35,12 @@ class ProductLine(Signal):
         pats = list(kw_forms)
         # Keywords per field on its distinct word views (padded, so none runs from title into description).
         for f in ("title", "description"):
-            df = per_distinct(
-                df, f"_{f}_tok", [{f"_{f}_kw": pl.col(f"_{f}_tok").str.extract_many(pats, overlapping=True)}]
+            found = (
+                pl.col(f"_{f}_tok").str.extract_many(pats, overlapping=True)
+                if pats
+                else pl.lit([], dtype=pl.List(pl.String))  # a registry without products
             )
+            df = per_distinct(df, f"_{f}_tok", [{f"_{f}_kw": found}])
         hits = (
             df.select(
                 pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
