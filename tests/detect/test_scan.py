@@ -104,3 +104,14 @@ def test_a_registry_without_brands_and_no_optional_tables_still_scans(detect_ws,
     scores = pl.read_parquet(ws.out / "scores.parquet")
     assert scores.height == listings.filter(pl.col("currency") == "CNY").height
     assert scores["brand_id"].null_count() == scores.height
+
+
+def test_store_age_is_the_stores_and_no_join_leftovers(scanned):
+    ws, _ = scanned
+    scores = pl.read_parquet(ws.out / "scores.parquet", columns=["store_id", "store_age_days"])
+    assert not [c for c in pl.read_parquet_schema(ws.out / "scores.parquet") if c.endswith("_right")]
+    stores = pl.read_parquet(ws.tables_dir / "stores.parquet", columns=["store_id", "created_at"])
+    latest = pl.read_parquet(ws.tables_dir / "listings.parquet", columns=["created_at"])["created_at"].max()
+    got = scores.unique("store_id").join(stores, on="store_id")
+    expected = (pl.lit(latest) - got["created_at"]).dt.total_days()
+    assert got["store_age_days"].to_list() == got.select(expected).to_series().to_list()

@@ -67,7 +67,7 @@ def _pass2(task: tuple[str, str, str]) -> dict[str, int]:
     """Store and product context joined to one part, then risk, band and reasons."""
     part, context_dir, out = task
     ctx, scorer = _STATE["ctx"], _STATE["scorer"]
-    df = with_context(pl.read_parquet(part), Path(context_dir))
+    df = with_context(pl.read_parquet(part), ScanContext.read(Path(context_dir)))
     df = score_frame(df, scorer, ctx, _STATE["block"], _STATE["review"])  # type: ignore[arg-type]
     df.select(output_columns(df)).write_parquet(out, compression="lz4")
     return dict(zip(*np.unique(df["band"].to_numpy(), return_counts=True), strict=True))
@@ -90,7 +90,7 @@ def write_context(parts: Path, ws: Workspace, ctx: DetectContext, context_dir: P
         f"""COPY (SELECT s.store_id, count(*) AS n, CAST(sum(CAST(s.flagged AS INTEGER)) AS BIGINT) AS n_flagged,
                CAST(sum(CAST(c.listing_id IS NOT NULL AS INTEGER)) AS BIGINT) AS n_confirmed,
                avg(CAST(s.brand_id IS NOT NULL OR s.implied_brand_id IS NOT NULL AS DOUBLE)) AS brand_share,
-               any_value(st.created_at) AS created_at
+               any_value(st.created_at) AS store_created_at
         FROM read_parquet('{glob}') s LEFT JOIN confirmed_t c USING (listing_id) LEFT JOIN stores_t st USING (store_id)
         GROUP BY s.store_id) TO '{(context_dir / "stores.parquet").as_posix()}' (FORMAT parquet)"""
     )
@@ -103,17 +103,37 @@ def write_context(parts: Path, ws: Workspace, ctx: DetectContext, context_dir: P
     pl.DataFrame({"reference_time": [ctx.reference_time]}).write_parquet(context_dir / "reference.parquet")
 
 
-def with_context(df: pl.DataFrame, context_dir: Path) -> pl.DataFrame:
-    """A part's signals with its store's context (its own listing left out) and its product line's median."""
-    stores = pl.read_parquet(context_dir / "stores.parquet")
-    products = pl.read_parquet(context_dir / "products.parquet")
-    confirmed = pl.read_parquet(context_dir / "confirmed.parquet").with_columns(pl.lit(True).alias("_confirmed"))
-    ref = pl.read_parquet(context_dir / "reference.parquet")["reference_time"][0]
+@dataclass(frozen=True)
+class ScanContext:
+    """What pass 2 joins to each listing: store aggregates, product-line medians, confirmed listings."""
+
+    stores: pl.DataFrame  # store_id, n, n_flagged, n_confirmed, brand_share, store_created_at
+    products: pl.DataFrame  # product_id, product_median_ratio
+    confirmed: pl.DataFrame  # listing_id
+    reference_time: object
+
+    @classmethod
+    def read(cls, context_dir: Path) -> ScanContext:
+        return cls(
+            pl.read_parquet(context_dir / "stores.parquet"),
+            pl.read_parquet(context_dir / "products.parquet"),
+            pl.read_parquet(context_dir / "confirmed.parquet"),
+            pl.read_parquet(context_dir / "reference.parquet")["reference_time"][0],
+        )
+
+
+def with_context(df: pl.DataFrame, sc: ScanContext) -> pl.DataFrame:
+    """Signals with their store's context (the listing itself left out) and their product line's median.
+
+    The store aggregates count every listing of the last scan, the listing's own included, so its
+    own flag and confirmation are subtracted; the single-listing path relies on this too.
+    """
     own_flagged = pl.col("flagged").cast(pl.Int64)
     own_confirmed = pl.col("_confirmed").fill_null(False).cast(pl.Int64)
+    confirmed = sc.confirmed.select("listing_id").with_columns(pl.lit(True).alias("_confirmed"))
     return (
-        df.join(stores, on="store_id", how="left", maintain_order="left")
-        .join(products, on="product_id", how="left", maintain_order="left")
+        df.join(sc.stores, on="store_id", how="left", maintain_order="left")
+        .join(sc.products, on="product_id", how="left", maintain_order="left")
         .join(confirmed, on="listing_id", how="left", maintain_order="left")
         .with_columns(
             pl.col("n").alias("store_listings"),
@@ -123,9 +143,9 @@ def with_context(df: pl.DataFrame, context_dir: Path) -> pl.DataFrame:
             .alias("store_flagged_share"),
             (pl.col("n_confirmed") - own_confirmed).alias("store_confirmed"),
             pl.col("brand_share").alias("store_brand_share"),
-            (pl.lit(ref) - pl.col("created_at")).dt.total_days().alias("store_age_days"),
+            (pl.lit(sc.reference_time) - pl.col("store_created_at")).dt.total_days().alias("store_age_days"),
         )
-        .drop("n", "n_flagged", "n_confirmed", "brand_share", "created_at", "_confirmed")
+        .drop("n", "n_flagged", "n_confirmed", "brand_share", "store_created_at", "_confirmed")
     )
 
 

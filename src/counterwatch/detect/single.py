@@ -1,15 +1,16 @@
 """Score one listing in-process, the same way the batch scan does, for the API at listing creation.
 
-``ListingScorer.for_workspace(ws)`` builds the detection context, loads the model and the store and
-product context of the last scan once; ``score(listing)`` then runs the same signals, features,
-scorer and reasons on a one-row batch. For a listing the last scan already saw, the result equals
-its row in ``out/scores.parquet``; for a new one, its store's context is that of the other listings.
+``ListingScorer.for_workspace(ws)`` builds the detection context, loads the model and rebuilds the
+store and product context of the last scan once; ``score(listing)`` then runs the same signals,
+the same context join (``scan.with_context``), scorer and reasons on a one-row batch. For a listing
+the last scan saw, the result equals its row in ``out/scores.parquet``; a new listing joins its
+store as one more listing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
@@ -19,7 +20,7 @@ from counterwatch.contract import read_table
 from counterwatch.detect.batch import signals_frame
 from counterwatch.detect.context import DetectContext
 from counterwatch.detect.features import FLAGGED
-from counterwatch.detect.scan import SCORES, score_frame
+from counterwatch.detect.scan import SCORES, ScanContext, score_frame, with_context
 from counterwatch.detect.scorer import Scorer
 from counterwatch.errors import InputError
 from counterwatch.workspace import Workspace
@@ -36,9 +37,8 @@ class ListingScorer:
     ctx: DetectContext
     scorer: Scorer
     settings: Settings
-    stores: dict[str, dict[str, Any]]  # store_id -> n, n_flagged, n_confirmed, brand_share, created_at
-    seen: dict[str, tuple[bool, bool]]  # listing_id -> (flagged, confirmed) in the last scan
-    product_median: dict[str, float]
+    context: ScanContext  # as pass 2 of the last scan had it
+    seen: frozenset[str]  # listings the last scan counted in their stores
 
     @classmethod
     def for_workspace(cls, ws: Workspace, settings: Settings | None = None) -> ListingScorer:
@@ -46,27 +46,31 @@ class ListingScorer:
         if not (ws.out / SCORES).is_file():
             raise InputError(f"no scan yet: run `counterwatch scan {ws.root}` before scoring single listings")
         ctx = DetectContext.build(ws, settings)
-        confirmed = set(ctx.confirmed_ids)
         scores = pl.read_parquet(ws.out / SCORES).with_columns(FLAGGED.alias("flagged"))
-        scores = scores.with_columns(pl.col("listing_id").is_in(list(confirmed)).alias("confirmed"))
-        per_store = scores.group_by("store_id").agg(
-            pl.len().alias("n"),
-            pl.col("flagged").sum().alias("n_flagged"),
-            pl.col("confirmed").sum().alias("n_confirmed"),
-            (pl.col("brand_id").is_not_null() | pl.col("implied_brand_id").is_not_null()).mean().alias("brand_share"),
+        confirmed = pl.DataFrame({"listing_id": ctx.confirmed_ids}, schema={"listing_id": pl.String})
+        scores = scores.with_columns(pl.col("listing_id").is_in(confirmed["listing_id"].implode()).alias("_conf"))
+        created = pl.from_arrow(read_table(ws, "stores", ["store_id", "created_at"])).rename(
+            {"created_at": "store_created_at"}
         )
-        created = pl.from_arrow(read_table(ws, "stores", ["store_id", "created_at"]))
-        stores = {r["store_id"]: r for r in per_store.join(created, on="store_id", how="left").iter_rows(named=True)}
-        for sid, when in created.iter_rows():
-            stores.setdefault(sid, {"n": 0, "n_flagged": 0, "n_confirmed": 0, "brand_share": 0.0, "created_at": when})
-        seen = {lid: (f, c) for lid, f, c in scores.select("listing_id", "flagged", "confirmed").iter_rows()}
-        medians = dict(
+        stores = created.join(
+            scores.group_by("store_id").agg(
+                pl.len().cast(pl.Int64).alias("n"),
+                pl.col("flagged").cast(pl.Int64).sum().alias("n_flagged"),
+                pl.col("_conf").cast(pl.Int64).sum().alias("n_confirmed"),
+                (pl.col("brand_id").is_not_null() | pl.col("implied_brand_id").is_not_null())
+                .mean()
+                .alias("brand_share"),
+            ),
+            on="store_id",
+            how="left",
+        ).with_columns(pl.col("n", "n_flagged", "n_confirmed").fill_null(0))
+        products = (
             scores.filter(pl.col("product_id").is_not_null() & pl.col("price_ratio").is_not_null())
             .group_by("product_id")
-            .agg(pl.col("price_ratio").median())
-            .iter_rows()
+            .agg(pl.col("price_ratio").median().alias("product_median_ratio"))
         )
-        return cls(ctx, Scorer.for_workspace(ws), settings, stores, seen, medians)
+        context = ScanContext(stores, products, confirmed, ctx.reference_time)
+        return cls(ctx, Scorer.for_workspace(ws), settings, context, frozenset(scores["listing_id"].to_list()))
 
     def score(self, listing: dict[str, Any]) -> dict[str, Any]:
         """Risk, band, reasons and signals of one listing given in the contract's shape."""
@@ -74,30 +78,20 @@ class ListingScorer:
         row["image_hashes"] = list(row["image_hashes"] or [])
         if isinstance(row["created_at"], str):
             row["created_at"] = dt.datetime.fromisoformat(row["created_at"].replace("Z", "+00:00"))
-        df = signals_frame(pl.DataFrame([row], schema=_SCHEMA), self.ctx)
-        df = df.with_columns(FLAGGED.alias("flagged"))
-        store = self.stores.get(row["store_id"] or "", {})
-        own_flagged, own_confirmed = self.seen.get(row["listing_id"] or "", (None, None))
-        n, n_flagged, n_confirmed = store.get("n", 0), store.get("n_flagged", 0), store.get("n_confirmed", 0)
-        if own_flagged is not None:  # the scan counted this listing in its store: leave it out, as the scan does
-            others, others_flagged = n - 1, n_flagged - int(own_flagged)
-            others_confirmed = n_confirmed - int(own_confirmed)
-            listings = n
-        else:
-            others, others_flagged, others_confirmed, listings = n, n_flagged, n_confirmed, n + 1
-        created = store.get("created_at")
-        age = (self.ctx.reference_time - created).days if created is not None else None
-        product = df["product_id"][0]
-        df = df.with_columns(
-            pl.lit(listings, dtype=pl.Int64).alias("store_listings"),
-            pl.lit(others_flagged / others if others > 0 else 0.0, dtype=pl.Float64).alias("store_flagged_share"),
-            pl.lit(others_confirmed, dtype=pl.Int64).alias("store_confirmed"),
-            pl.lit(store.get("brand_share"), dtype=pl.Float64).alias("store_brand_share"),
-            pl.lit(age, dtype=pl.Int64).alias("store_age_days"),
-            pl.lit(self.product_median.get(product) if product else None, dtype=pl.Float64).alias(
-                "product_median_ratio"
-            ),
-        )
+        df = signals_frame(pl.DataFrame([row], schema=_SCHEMA), self.ctx).with_columns(FLAGGED.alias("flagged"))
+        context = self.context
+        if row["listing_id"] not in self.seen:  # a new listing: its store has one more listing, this one
+            own = pl.DataFrame({"store_id": [row["store_id"]], "_add": [int(df["flagged"][0])]})
+            stores = (
+                context.stores.join(own, on="store_id", how="left")
+                .with_columns(
+                    pl.when(pl.col("_add").is_not_null()).then(pl.col("n") + 1).otherwise(pl.col("n")).alias("n"),
+                    (pl.col("n_flagged") + pl.col("_add").fill_null(0)).alias("n_flagged"),
+                )
+                .drop("_add")
+            )
+            context = replace(context, stores=stores)
+        df = with_context(df, context)
         d = self.settings.detect
         out = score_frame(df, self.scorer, self.ctx, d.block_at, d.review_at)
         return out.drop("title", "image_hashes", "flagged", "created_at").row(0, named=True)
