@@ -19,6 +19,12 @@ from counterwatch.detect.catalog import BrandCatalog
 from counterwatch.detect.vocabulary import PhraseClass, load_vocabulary
 from counterwatch.workspace import Workspace
 
+
+def latest_labels(labels: pl.DataFrame) -> pl.DataFrame:
+    """One label per listing: the latest decision wins (ties keep the later row of the table)."""
+    return labels.sort("decided_at", maintain_order=True).group_by("listing_id", maintain_order=True).last()
+
+
 PHOTO_INDEX_FAST_MAX = 50_000  # confirmed-counterfeit photos indexed in the fast, memory-hungry layout
 
 
@@ -59,8 +65,7 @@ class DetectContext:
         lab = pl.from_arrow(labels)
         if lab.height == 0:
             return
-        latest = lab.sort("decided_at").group_by("listing_id").last()
-        confirmed = latest.filter(pl.col("label") == "counterfeit")["listing_id"]
+        confirmed = latest_labels(lab).filter(pl.col("label") == "counterfeit")["listing_id"]
         rows = pl.from_arrow(listings).filter(pl.col("listing_id").is_in(confirmed.implode()))
         self.confirmed_ids = rows["listing_id"].to_list()
         from counterwatch.detect.index.hamming import HammingIndex, degenerate_mask, flatten_hash_lists

@@ -77,11 +77,8 @@ def write_context(parts: Path, ws: Workspace, ctx: DetectContext, context_dir: P
     """Aggregate over every part the store context and product-line medians (small tables, for pass 2)."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    labels = pl.from_arrow(read_table(ws, "labels"))
-    confirmed = (
-        labels.sort("decided_at").group_by("listing_id").last().filter(pl.col("label") == "counterfeit")
-        .select("listing_id")
-    )  # fmt: skip
+    # The listings the context indexed as confirmed counterfeit: one definition for every stage.
+    confirmed = pl.DataFrame({"listing_id": ctx.confirmed_ids}, schema={"listing_id": pl.String})
     con.register("confirmed_t", confirmed.to_arrow())
     con.register("stores_t", read_table(ws, "stores", ["store_id", "created_at"]))
     glob = (parts / "*.parquet").as_posix()

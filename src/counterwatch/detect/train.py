@@ -13,6 +13,7 @@ import polars as pl
 
 from counterwatch.config import Settings, load_settings
 from counterwatch.contract import read_table
+from counterwatch.detect.context import latest_labels
 from counterwatch.detect.scan import SCORES, ScanResult, rescore, scan
 from counterwatch.detect.scorer import Scorer, estimate_prior, train_model
 from counterwatch.errors import InputError
@@ -29,7 +30,7 @@ def train(
     if not (ws.out / SCORES).is_file():
         scan(ws, settings, say)
     labels = pl.from_arrow(read_table(ws, "labels"))
-    latest = labels.sort("decided_at").group_by("listing_id").last()
+    latest = latest_labels(labels)
     scores = pl.read_parquet(ws.out / SCORES)
     data = scores.join(latest.select("listing_id", "label"), on="listing_id", how="inner")
     y = (data["label"] == "counterfeit").to_numpy()
