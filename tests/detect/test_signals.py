@@ -90,3 +90,14 @@ def test_price_ratio_against_the_products_reference(detect_ctx):
     assert out["product_name"] is not None
     assert out["price_ratio"] == pytest.approx(1800 / out["reference_base"])
     assert out["price_ratio"] < 0.1
+
+
+def test_the_arrow_batch_function_gives_the_frame_result(detect_ws, detect_ctx):
+    """``signals_batch`` is what an engine (the pool, later Spark's mapInArrow) calls on Arrow batches."""
+    import pyarrow.parquet as pq
+
+    from counterwatch.detect.batch import signals_batch
+
+    batch = pq.ParquetFile(detect_ws.tables_dir / "listings.parquet").read_row_group(0).to_batches()[0]
+    out = signals_batch(batch, detect_ctx)
+    assert pl.from_arrow(out).equals(signals_frame(pl.from_arrow(batch), detect_ctx))

@@ -74,8 +74,6 @@ _LEET_RE = re.compile("|".join(map(re.escape, LEET)))
 _NOT_TOKEN_RE = re.compile(r"[^a-z0-9\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
 _HAN_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 _HAN_RUN = re.compile(f"([{_HAN_CLASS}]+)")
-_HAN_LATIN = re.compile(f"([{_HAN_CLASS}])([a-z0-9])")
-_LATIN_HAN = re.compile(f"([a-z0-9])([{_HAN_CLASS}])")
 _DOUBLE_RE = re.compile(r"([a-z])\1")  # pairs, twice: the same as two replace_many passes
 
 
