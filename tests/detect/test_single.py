@@ -17,20 +17,30 @@ def scored(detect_ws, tmp_path_factory):
     return ws, ListingScorer.for_workspace(ws)
 
 
-def test_single_listing_equals_its_batch_row(scored):
-    ws, scorer = scored
-    scores = pl.read_parquet(ws.out / "scores.parquet").select("listing_id", "risk", "band", "reasons")
+def assert_rows_equal(ws, scorer) -> None:  # type: ignore[no-untyped-def]
+    """Every listing of the workspace scored alone gets its batch row: every column, risk to 1e-12."""
+    scores = pl.read_parquet(ws.out / "scores.parquet")
     listings = pl.read_parquet(ws.tables_dir / "listings.parquet")
-    sample = listings.join(scores.filter(pl.col("band") != "allow").head(40), on="listing_id").drop(
-        "risk", "band", "reasons"
-    )
-    sample = pl.concat([sample, listings.head(40)])
-    expected = {r["listing_id"]: r for r in scores.iter_rows(named=True)}
-    for listing in sample.to_dicts():
+    assert {"block", "allow"} <= set(scores["band"])  # both ends are exercised
+    for want, listing in zip(scores.iter_rows(named=True), listings.iter_rows(named=True), strict=True):
         got = scorer.score(listing)
-        want = expected[listing["listing_id"]]
-        assert got["risk"] == pytest.approx(want["risk"], abs=1e-12)
-        assert (got["band"], got["reasons"]) == (want["band"], want["reasons"])
+        assert list(got) == scores.columns
+        assert got["risk"] == pytest.approx(want["risk"], abs=1e-12), want["listing_id"]
+        assert {k: v for k, v in got.items() if k != "risk"} == {k: v for k, v in want.items() if k != "risk"}
+
+
+def test_single_listing_equals_its_batch_row(scored):
+    assert_rows_equal(*scored)
+
+
+def test_single_listing_equals_its_batch_row_with_a_trained_model(detect_ws, tmp_path):
+    from counterwatch.detect.train import train
+
+    ws = fresh_copy(detect_ws, tmp_path / "ws")
+    scan(ws, workers=1)
+    train(ws)
+    assert (ws.root / "models" / "detect-model.joblib").is_file()
+    assert_rows_equal(ws, ListingScorer.for_workspace(ws))
 
 
 def test_a_new_listing_in_a_known_store(scored):

@@ -7,6 +7,8 @@ it in a process pool, Spark can run it with ``mapInArrow``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 import pyarrow as pa
 
@@ -29,6 +31,14 @@ def signals_frame(df: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
         df = s.compute(df, ctx)
     keep = [c for c in PASS_THROUGH if c in df.columns] + list(signal_columns())
     return df.select(keep)
+
+
+def signals_one(listing: dict[str, Any], ctx: DetectContext) -> dict[str, Any]:
+    """Every signal over one listing (contract fields): the row ``signals_frame`` gives it, in plain Python."""
+    row = dict(listing)
+    for s in SIGNALS:
+        s.one(row, ctx, ctx.prepared(s))
+    return {c: row.get(c) for c in (*PASS_THROUGH, *signal_columns())}
 
 
 def signals_batch(batch: pa.RecordBatch, ctx: DetectContext) -> pa.RecordBatch:

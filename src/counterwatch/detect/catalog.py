@@ -82,7 +82,14 @@ class BrandCatalog:
     products: pl.DataFrame = field(default_factory=pl.DataFrame)
     #: product keyword (plain view) -> product row indexes
     keywords: dict[str, list[int]] = field(default_factory=dict)
+    #: the keywords in the padded word view (" air max ") -> product row indexes, as matched in listings
+    keyword_forms: dict[str, list[int]] = field(default_factory=dict)
     authorized: set[tuple[str, str]] = field(default_factory=set)  # (store_id, brand_id)
+    #: the columns of ``products`` as lists, for the one-listing path
+    product_brand: list[int] = field(default_factory=list)
+    product_ids: list[str] = field(default_factory=list)
+    product_names: list[str] = field(default_factory=list)
+    reference_base: list[float | None] = field(default_factory=list)
 
     @classmethod
     def build(cls, brands: list[Brand], fx: dict[str, float], base: str) -> BrandCatalog:
@@ -144,6 +151,7 @@ class BrandCatalog:
                     k = plain(kw).strip()
                     if len(k) >= 2:
                         cat.keywords.setdefault(k, []).append(len(rows) - 1)
+        cat.keyword_forms = {f" {t} ": rows for k, rows in cat.keywords.items() if (t := tokens(k))}
         cat.products = pl.DataFrame(
             rows,
             schema={
@@ -151,6 +159,10 @@ class BrandCatalog:
                 "reference_base": pl.Float64, "reference_price": pl.Float64, "reference_currency": pl.String,
             },
         )  # fmt: skip
+        cat.product_brand = [r["brand_idx"] for r in rows]
+        cat.product_ids = [r["product_id"] for r in rows]
+        cat.product_names = [r["product_name"] for r in rows]
+        cat.reference_base = [r["reference_base"] for r in rows]
         return cat
 
 

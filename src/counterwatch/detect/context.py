@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -39,6 +40,17 @@ class DetectContext:
     confirmed_ids: list[str] = field(default_factory=list)
     photo_index: object | None = None  # HammingIndex over confirmed counterfeits' photos
     text_index: object | None = None  # TextIndex over confirmed counterfeits' titles
+    #: per signal, what its one-listing twin compiled (``Signal.prepare``); built on first use, never shipped
+    _prepared: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_prepared": {}}  # automata are rebuilt where needed, not pickled
+
+    def prepared(self, signal: Any) -> Any:
+        """``signal.prepare(self)``, once per context."""
+        if signal.name not in self._prepared:
+            self._prepared[signal.name] = signal.prepare(self)
+        return self._prepared[signal.name]
 
     @classmethod
     def build(cls, ws: Workspace, settings: Settings | None = None) -> DetectContext:

@@ -7,6 +7,10 @@ store context (``store_*`` columns) and the product-line statistics (``product_m
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from typing import Any
+
 import polars as pl
 
 _ratio = pl.col("price_ratio")
@@ -46,6 +50,71 @@ FEATURES: dict[str, pl.Expr] = {
     "store_age_days": pl.col("store_age_days").fill_null(365.0).clip(0, 3650),
     "store_brand_share": pl.col("store_brand_share").fill_null(0.0),
 }
+
+
+def _log_clipped(x: float) -> float:
+    return math.log(min(max(x, 1e-4), 100.0))
+
+
+def _ratio_vs_product(r: dict[str, Any]) -> float:
+    ratio, median = r.get("price_ratio"), r.get("product_median_ratio")
+    return 0.0 if ratio is None or median is None else _log_clipped(ratio) - _log_clipped(median)
+
+
+def _or(value: Any, default: float) -> float:
+    return default if value is None else float(value)
+
+
+def _named_one(r: dict[str, Any]) -> bool:
+    return r.get("brand_id") is not None
+
+
+def _branded_one(r: dict[str, Any]) -> bool:
+    return r.get("brand_id") is not None or r.get("implied_brand_id") is not None
+
+
+#: ``FEATURES`` for one listing as a dict of its signals and context (the single-listing path).
+FEATURES_ONE: dict[str, Callable[[dict[str, Any]], float]] = {
+    "counterfeit_in_title": lambda r: float(r["counterfeit_in_title"]),
+    "counterfeit_terms": lambda r: float(len(r["counterfeit_terms"])),
+    "dupe_terms": lambda r: float(len(r["dupe_terms"])),
+    "brand_named": lambda r: float(_named_one(r)),
+    "brand_implied": lambda r: float(not _named_one(r) and _branded_one(r)),
+    "brand_disguised": lambda r: float(r.get("brand_how") == "disguised"),
+    "brand_misspelled": lambda r: float(r.get("brand_how") == "misspelled"),
+    "brand_in_title": lambda r: float(r.get("brand_field") == "title"),
+    "homoglyphs": lambda r: float(r["homoglyphs"]),
+    "invisible_chars": lambda r: float(r["invisible_chars"]),
+    "authorized_store": lambda r: float(r["authorized"]),
+    "says_guide": lambda r: float(r["says_guide"]),
+    "says_accessory": lambda r: float(r["says_accessory"]),
+    "says_pre_owned": lambda r: float(r["says_pre_owned"]),
+    "says_clearance": lambda r: float(r["says_clearance"]),
+    "says_official": lambda r: float(r["says_authorized"]),
+    "says_authentic": lambda r: float(r["says_authentic_claim"]),
+    "product_hits": lambda r: _or(r.get("product_hits"), 0.0),
+    "has_price_ratio": lambda r: float(r.get("price_ratio") is not None),
+    "log_price_ratio": lambda r: 0.0 if r.get("price_ratio") is None else _log_clipped(r["price_ratio"]),
+    "log_ratio_vs_product": _ratio_vs_product,
+    "photo_confirmed": lambda r: _or(r.get("photo_confirmed"), 0.0),
+    "relist_similarity": lambda r: _or(r.get("relist_similarity"), 0.0),
+    "store_flagged_share": lambda r: _or(r.get("store_flagged_share"), 0.0),
+    "store_confirmed": lambda r: _or(r.get("store_confirmed"), 0.0),
+    "store_log_listings": lambda r: math.log1p(_or(r.get("store_listings"), 1.0)),
+    "store_age_days": lambda r: min(max(_or(r.get("store_age_days"), 365.0), 0.0), 3650.0),
+    "store_brand_share": lambda r: _or(r.get("store_brand_share"), 0.0),
+}
+
+
+def flagged_one(r: dict[str, Any]) -> bool:
+    """``FLAGGED`` for one listing."""
+    ratio = r.get("price_ratio")
+    harmless = r["says_guide"] or r["says_accessory"]
+    cheap = _branded_one(r) and ratio is not None and ratio < 0.35 and not harmless and not r["authorized"]
+    strong = (bool(r["counterfeit_terms"]) or bool(r["dupe_terms"]) or r.get("brand_how") in ("disguised", "misspelled")
+              or r["homoglyphs"] or cheap)  # fmt: skip
+    return bool(strong and not r["says_guide"])
+
 
 #: Strong textual evidence of one listing; the share of a store's *other* listings with it is a store feature.
 FLAGGED = (

@@ -69,6 +69,7 @@ def skeleton_expr(plain: pl.Expr) -> pl.Expr:
 
 
 _ZERO_WIDTH_RE = re.compile(ZERO_WIDTH)
+_WHITESPACE_RE = re.compile(WHITESPACE)
 _CONFUSABLES_RE = re.compile("|".join(map(re.escape, CONFUSABLES)))
 _LEET_RE = re.compile("|".join(map(re.escape, LEET)))
 _NOT_TOKEN_RE = re.compile(r"[^a-z0-9\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
@@ -82,12 +83,17 @@ def plain(text: str) -> str:
     t = unicodedata.normalize("NFKC", text or "")
     t = _ZERO_WIDTH_RE.sub("", t).lower()
     t = _CONFUSABLES_RE.sub(lambda m: CONFUSABLES[m.group()], t)
-    return re.sub(WHITESPACE, " ", t)
+    return _WHITESPACE_RE.sub(" ", t)
 
 
 def skeleton(text: str) -> str:
     """The skeleton view of one string (as ``skeleton_expr(plain_expr(...))``)."""
-    t = "".join(c for c in unicodedata.normalize("NFKD", plain(text)) if unicodedata.category(c) != "Mn")
+    return skeleton_of_plain(plain(text))
+
+
+def skeleton_of_plain(p: str) -> str:
+    """The skeleton view of a string already in the plain view (as ``skeleton_expr``)."""
+    t = "".join(c for c in unicodedata.normalize("NFKD", p) if unicodedata.category(c) != "Mn")
     t = _LEET_RE.sub(lambda m: LEET[m.group()], t)
     t = _HAN_RUN.sub(r" \1 ", t)
     t = _NOT_TOKEN_RE.sub(" ", t)
@@ -103,8 +109,16 @@ def token_expr(plain: pl.Expr) -> pl.Expr:
     return pl.concat_str(pl.lit(" "), t.str.strip_chars(" "), pl.lit(" "))
 
 
+_NOT_WORD_RE = re.compile(r"[\W_]+")  # Python's \w without "_" is Unicode letters and numbers
+_SPACES_RE = re.compile(" +")
+
+
+def token_view(p: str) -> str:
+    """The word view of a string already in the plain view, padded (as ``token_expr``)."""
+    t = _SPACES_RE.sub(" ", _HAN_RUN.sub(r" \1 ", _NOT_WORD_RE.sub(" ", p)))
+    return " " + t.strip(" ") + " "
+
+
 def tokens(text: str) -> str:
     """One keyword in the form ``token_expr`` gives (without the padding)."""
-    t = re.sub(r"[^\w]+|_", " ", plain(text))
-    t = re.sub(" +", " ", _HAN_RUN.sub(r" \1 ", t))
-    return t.strip()
+    return token_view(plain(text)).strip(" ")

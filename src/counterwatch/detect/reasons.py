@@ -5,6 +5,9 @@ Each reason is an expression over the scored frame; a listing gets those whose c
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import polars as pl
 
 
@@ -93,3 +96,64 @@ def with_reasons(df: pl.DataFrame, base_currency: str) -> pl.DataFrame:
         .with_columns(pl.col("reasons").fill_null(pl.lit([], dtype=pl.List(pl.String))))
         .drop("_r")
     )
+
+
+def reasons_one(r: dict[str, Any], base_currency: str) -> list[str]:
+    """``reason_exprs`` for one scored listing (a dict), the same sentences in the same order."""
+
+    def money(x: float) -> str:
+        return f"{base_currency} {round(x)}"
+
+    def pct(x: float) -> str:
+        return f"{round(x * 100)} %"
+
+    out: list[str] = []
+    brand = r.get("brand_name") if r.get("brand_name") is not None else r.get("implied_brand_name")
+    ratio, how = r.get("price_ratio"), r.get("brand_how")
+    if r["counterfeit_terms"]:
+        out.append("says " + ", ".join(f"'{t}'" for t in r["counterfeit_terms"]) + " (counterfeit vocabulary)")
+    if r["dupe_terms"]:
+        out.append("offers itself as a copy: " + ", ".join(f"'{t}'" for t in r["dupe_terms"]))
+    if how == "disguised":
+        out.append(f"brand '{r['brand_name']}' written in disguise as '{r['brand_written']}'")
+    if how == "misspelled":
+        out.append(f"brand '{r['brand_name']}' misspelt as '{r['brand_written']}'")
+    if r["homoglyphs"]:
+        out.append("Cyrillic or Greek look-alike letters inside Latin text")
+    if r["invisible_chars"]:
+        out.append("invisible characters inside the text")
+    if r.get("brand_id") is None and r.get("implied_brand_id") is not None and brand is not None:
+        out.append(f"names '{r['product_name']}', a {brand} product, without the brand")
+    if (
+        ratio is not None
+        and ratio < 0.6
+        and not r["says_accessory"]
+        and not r["says_guide"]
+        and (
+            r.get("price_base") is not None
+            and r.get("reference_base") is not None
+            and r.get("product_name") is not None
+        )
+    ):
+        out.append(f"price {money(r['price_base'])} is {pct(ratio)} of the '{r['product_name']}' reference "
+                   f"{money(r['reference_base'])}")  # fmt: skip
+    if r["photo_confirmed"] and r["photo_confirmed"] > 0:
+        out.append(f"photo matches {r['photo_confirmed']} listing(s) confirmed counterfeit")
+    if r["relist_similarity"] >= 0.5:
+        # Float32 in the batch, as the index estimates it; the percentage is taken in that precision.
+        similar = round(float(np.float32(r["relist_similarity"]) * np.float32(100)))
+        out.append(f"text {similar} % similar to a listing confirmed counterfeit")
+    share, confirmed = r.get("store_flagged_share"), r.get("store_confirmed")
+    if share is not None and share >= 0.2:
+        out.append(f"{pct(share)} of the store's other listings show counterfeit signs")
+    if confirmed is not None and confirmed > 0:
+        out.append(f"the store has {confirmed} listing(s) confirmed counterfeit")
+    if r["authorized"] and brand is not None:
+        out.append(f"store is authorized by {brand}")
+    if r["says_guide"]:
+        out.append("reads as a guide about counterfeits, not an offer of one")
+    if r["says_accessory"] and brand is not None:
+        out.append(f"an accessory for {brand}, not the branded product")
+    if r["says_pre_owned"]:
+        out.append("offered as pre-owned")
+    return out

@@ -34,6 +34,8 @@ from counterwatch.errors import InputError
 from counterwatch.workspace import Workspace, atomic_path
 
 SCORES = "scores.parquet"
+#: The store and product context of the last scan, kept for scoring single listings the same way.
+CONTEXT = "scan-context"
 BATCH_ROWS = 50_000
 
 
@@ -201,6 +203,9 @@ def scan(
             say(f"scored {done:,} / {meta.num_rows:,} listings")
     target = ws.out / SCORES
     _concatenate([Path(p) for _, _, p in pass2], target)
+    kept = ws.out / CONTEXT
+    shutil.rmtree(kept, ignore_errors=True)
+    context_dir.rename(kept)
     shutil.rmtree(work, ignore_errors=True)
     return ScanResult(done, counts, target, scorer.version)
 

@@ -19,15 +19,22 @@ class PhraseClass:
 
     @property
     def regex(self) -> str:
-        """One regex: Latin phrases as whole words (ASCII boundaries), Chinese phrases anywhere."""
+        """One regex (Rust syntax, for Polars): Latin phrases as whole words (ASCII boundaries), Chinese anywhere."""
+        return self._alternatives(r"(?-u:\b)")
+
+    def compiled(self) -> re.Pattern[str]:
+        """The same regex for Python's engine (the one-listing path): ``\b`` is ASCII under ``re.ASCII``."""
+        return re.compile(self._alternatives(r"\b"), re.ASCII)
+
+    def _alternatives(self, boundary: str) -> str:
         parts = []
         for p in sorted({plain(p) for p in self.phrases}, key=len, reverse=True):
             escaped = re.escape(p)
             if _HAN.search(p):
                 parts.append(escaped)
             else:
-                left = r"(?-u:\b)" if p[0].isalnum() else ""
-                right = r"(?-u:\b)" if p[-1].isalnum() else ""
+                left = boundary if p[0].isalnum() else ""
+                right = boundary if p[-1].isalnum() else ""
                 parts.append(f"{left}{escaped}{right}")
         return "|".join(parts)
 

@@ -58,6 +58,11 @@ def test_query_equals_brute_force(seed, n, r, substrings, extra):
     got = list(zip(m.query_pos.tolist(), m.payload.tolist(), m.distance.tolist(), strict=True))
     assert sorted(got) == brute_force(hashes, payload, queries, r)
     assert len(set(got)) == len(got)
+    # The single-listing twin: the same matches in the same order, capped the same way.
+    for cap in (None, 3):
+        capped = index.query(queries[:40], r, max_matches_per_query=cap)
+        want = list(zip(capped.query_pos.tolist(), capped.payload.tolist(), capped.distance.tolist(), strict=True))
+        assert index.query_one([int(q) for q in queries[:40]], r, max_matches_per_query=cap) == want
 
 
 def test_sorted_and_capped_to_nearest():

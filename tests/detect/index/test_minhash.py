@@ -9,7 +9,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from counterwatch.detect.index.minhash import TextIndex, s_curve, signatures
+from counterwatch.detect.index.minhash import TextIndex, s_curve, signature_one, signatures
 
 WORDS = (
     "leather handbag wallet sneakers running shoes watch automatic steel diver chronograph silk scarf "
@@ -90,3 +90,26 @@ def test_estimate_tracks_true_jaccard():
     true = np.array([jaccard(x.lower(), y.lower()) for x, y in zip(a, b, strict=True)])
     assert abs(float(np.mean(est - true))) < 0.03
     assert float(s_curve(0.8, 16, 4)) > 0.99 and float(s_curve(0.2, 16, 4)) < 0.03
+
+
+ANY_TEXT = st.text(st.characters(exclude_categories=("Cs", "Cn")), max_size=30) | st.text(
+    st.sampled_from(list("abc XYZ_-1２３") + list(CJK[:10])), max_size=12
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ANY_TEXT | st.none(), min_size=1, max_size=8))
+def test_single_text_twins_equal_the_column_path(texts):
+    """``signature_one``/``query_one`` (one listing at creation) give what the batch path gives."""
+    sig, has = signatures(texts)
+    for i, t in enumerate(texts):
+        one, one_has = signature_one(t)
+        assert one_has == bool(has[i])
+        assert one == sig[i].tolist()
+    rng = np.random.default_rng(len(texts))
+    indexed = titles(rng, 300) + [t or "" for t in texts]
+    index = TextIndex.build(indexed, np.arange(len(indexed)))
+    queries = [*texts, *(edit(rng, t, 2) for t in indexed[:20])]
+    payload, jac = index.query(pl.Series(queries, dtype=pl.String), min_jaccard=0.3)
+    for q, p, j in zip(queries, payload.tolist(), jac.tolist(), strict=True):
+        assert index.query_one(q, min_jaccard=0.3) == (p, j)

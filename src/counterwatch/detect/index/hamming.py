@@ -161,6 +161,41 @@ class HammingIndex:
         row, item = expand_ranges(self.item_start[hid], counts)
         return Matches(qpos[row], self.payload[item], dist[row])
 
+    def query_one(
+        self, hashes: list[int], max_distance: int = 6, *, max_matches_per_query: int | None = None
+    ) -> list[tuple[int, int, int]]:
+        """:meth:`query` for a few hashes (one listing's photos) in plain Python: the same matches in the
+        same order, as ``(query position, payload, distance)``, without numpy's per-call costs."""
+        radii = self.radii(max_distance)
+        out: list[tuple[int, int, int]] = []
+        for pos, h in enumerate(hashes):
+            found: list[tuple[int, int]] = []  # (distance, hash id)
+            searched: list[tuple[int, int]] = []
+            for shift, width, table, rho, stored in zip(
+                self.shifts, self.widths, self.tables, radii, self.stored_radius, strict=True
+            ):
+                if rho < 0:
+                    continue
+                mask = (1 << width) - 1
+                sub = (h >> shift) & mask
+                probes = [sub] if stored >= 0 else [sub ^ int(f) for f in _flip_masks(width, rho)]
+                for key in probes:
+                    bucket = key & ((1 << table.bits) - 1)
+                    for g in range(int(table.starts[bucket]), int(table.starts[bucket + 1])):
+                        hid = int(table.entries[g])
+                        x = h ^ int(self.hashes[hid])
+                        if x.bit_count() <= max_distance and all((x & m).bit_count() > r for m, r in searched):
+                            found.append((x.bit_count(), hid))
+                searched.append((mask << shift, rho))
+            kept = 0
+            for d, hid in sorted(found):
+                for item in range(int(self.item_start[hid]), int(self.item_start[hid + 1])):
+                    if max_matches_per_query is not None and kept >= max_matches_per_query:
+                        break
+                    out.append((pos, int(self.payload[item]), d))
+                    kept += 1
+        return out
+
     def _query_distinct(
         self, q: np.ndarray, max_distance: int, radii: tuple[int, ...]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -34,6 +34,9 @@ answers, on every machine.
 
 from __future__ import annotations
 
+import functools
+import re
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +66,51 @@ def normalise(texts: Texts) -> pl.Series:
         .str.replace_all(r"[^\p{L}\p{N}]+", " ")
         .str.strip_chars()
     )
+
+
+_NOT_ALNUM_RE = re.compile(r"[\W_]+")  # Python's \w without "_": Unicode letters and numbers
+_MASK64 = (1 << 64) - 1
+_FMIX_INTS = (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53)  # as ``index.fmix64``
+
+
+def normalise_one(text: str | None) -> str:
+    """One text normalised as :func:`normalise` does a column."""
+    return _NOT_ALNUM_RE.sub(" ", unicodedata.normalize("NFKC", text or "").lower()).strip(" ")
+
+
+def _fmix64_int(x: int) -> int:
+    """:func:`fmix64` of one Python int (the single-text path, where numpy's per-call cost dominates)."""
+    for mult in _FMIX_INTS:
+        x = ((x ^ (x >> 33)) * mult) & _MASK64
+    return x ^ (x >> 33)
+
+
+def signature_one(text: str | None, num_perm: int = 64, shingle: int = 3) -> tuple[list[int], bool]:
+    """:func:`signatures` of one text as Python ints, and whether it had any shingle: the same character
+    codes, shingle hashes, bins and densification, without building columns (the single-listing path)."""
+    chars = [int.from_bytes(c.encode("utf-8"), "big") for c in normalise_one(text)]
+    n = len(chars)
+    prime, pad, empty = int(_PRIME), int(_PAD), int(_EMPTY)
+    sig = [empty] * num_perm
+    for at in range(n - shingle + 1) if n >= shingle else range(min(n, 1)):
+        h = shingle
+        for k in range(shingle):
+            h = ((h ^ (chars[at + k] if at + k < n else pad)) * prime) & _MASK64
+        h = _fmix64_int(h)
+        b = ((h >> 32) * num_perm) >> 32
+        v = min(h & 0xFFFFFFFF, empty - 1)
+        if v < sig[b]:
+            sig[b] = v
+    has = n > 0
+    if has:
+        probes = _probe_lists(num_perm)
+        out = list(sig)
+        for j in range(num_perm):
+            if sig[j] == empty:
+                got = next((sig[p[j]] for p in probes if sig[p[j]] != empty), None)
+                out[j] = got if got is not None else next(v for v in sig if v != empty)
+        sig = out
+    return sig, has
 
 
 def characters(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -150,13 +198,21 @@ def _densify_block(sig: np.ndarray, has: np.ndarray) -> np.ndarray:
     return out.reshape(n, num_perm)
 
 
+@functools.lru_cache(maxsize=8)
 def _probe_sequences(num_perm: int) -> np.ndarray:
     """``(rounds, num_perm)``: the bin that empty bin j looks at in round t; fixed, so texts agree."""
     t = np.arange(_DENSIFY_ROUNDS_PER_BIN * num_perm, dtype=np.uint64)[:, None]
     j = np.arange(num_perm, dtype=np.uint64)[None, :]
-    return (
+    probes = (
         (fmix64((j << np.uint64(32)) | (t + np.uint64(1))) >> np.uint64(32)) * np.uint64(num_perm) >> np.uint64(32)
     ).astype(np.int64)
+    probes.flags.writeable = False  # cached: shared by every call
+    return probes
+
+
+@functools.lru_cache(maxsize=8)
+def _probe_lists(num_perm: int) -> tuple[list[int], ...]:
+    return tuple(row.tolist() for row in _probe_sequences(num_perm))
 
 
 def band_keys(sig: np.ndarray, bands: int) -> np.ndarray:
@@ -246,6 +302,35 @@ class TextIndex:
         sig, has = signatures(s.gather(first), self.num_perm, self.shingle)
         best_payload, best_jaccard = self.query_signatures(sig, has, min_jaccard=min_jaccard)
         return best_payload[inverse], best_jaccard[inverse]
+
+    def query_one(self, text: str | None, *, min_jaccard: float = 0.0) -> tuple[int, float]:
+        """:meth:`query` for one text, in plain Python over the index's arrays (no column machinery,
+        for the single-listing path): ``(best_payload, best_jaccard)``, ``(-1, 0.0)`` when none qualifies."""
+        sig, has = signature_one(text, self.num_perm, self.shingle)
+        if not has or not len(self.payload):
+            return -1, 0.0
+        rows, table = self.rows, self.table
+        prime = int(_PRIME)
+        items: set[int] = set()
+        for band in range(self.bands):
+            h = _fmix64_int(band + 1)
+            for k in range(rows):
+                h = ((h ^ sig[band * rows + k]) * prime) & _MASK64
+            key = _fmix64_int(h)
+            bucket = key & ((1 << table.bits) - 1)
+            for g in range(int(table.starts[bucket]), int(table.starts[bucket + 1])):
+                if int(table.keys[g]) == key:
+                    items.add(int(table.entries[g]))
+        need = int(np.ceil(min_jaccard * self.num_perm - 1e-9))
+        best, best_agree = -1, -1
+        q = np.array(sig, dtype=np.uint32)
+        for item in sorted(items):  # ties go to the lowest item, as in :meth:`query_signatures`
+            agree = int(np.count_nonzero(self.signatures[item] == q))
+            if agree >= need and agree > best_agree:
+                best, best_agree = item, agree
+        if best < 0:
+            return -1, 0.0
+        return int(self.payload[best]), float(np.float32(best_agree / self.num_perm))
 
     def query_signatures(
         self, sig: np.ndarray, has: np.ndarray, *, min_jaccard: float = 0.0

@@ -10,12 +10,14 @@ listing's category is one the brand sells in. Chinese aliases match inside unseg
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
 from counterwatch.detect.catalog import resolve_han
 from counterwatch.detect.frames import per_distinct
-from counterwatch.detect.normalize import plain_expr, skeleton_expr, token_expr
+from counterwatch.detect.normalize import plain, plain_expr, skeleton_expr, skeleton_of_plain, token_expr, token_view
 from counterwatch.detect.signals.base import Example, Signal
 
 FIELDS = ("title", "brand", "description")  # in order of how much a mention there says
@@ -24,6 +26,32 @@ TOKEN_FIELDS = ("title", "description")
 _RUNS = r"(?-u:\b)(?:[a-z] )+[a-z](?-u:\b)"  # single letters split by separators: "g u c c i"
 _PAIR = re.compile(r"([a-z])\1")
 _HOW_RANK = {"name": 0, "run": 1, "squeezed": 1, "misspelled": 2}
+# The same patterns for Python's engine (one listing): ASCII word boundaries are ``\b`` under re.ASCII.
+_RUNS_RE = re.compile(r"\b(?:[a-z] )+[a-z]\b", re.ASCII)
+_LATIN = re.compile(r"[a-zA-Z]")
+_GREEK_CYRILLIC = re.compile(r"[\u0370-\u03ff\u0400-\u04ff]")
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u2060-\u2064\ufeff]")
+
+
+@dataclass(frozen=True)
+class _Matchers:
+    """The catalog's patterns as automata (the Rust ``aho-corasick`` crate Polars' ``extract_many`` runs)."""
+
+    token: Any
+    squeezed: Any
+    han: Any
+    word: Any
+    han_fuzzy: re.Pattern[str] | None
+
+
+def _automaton(patterns: dict[str, Any]) -> Any:
+    import ahocorasick_rs
+
+    return ahocorasick_rs.AhoCorasick(list(patterns), matchkind=ahocorasick_rs.MatchKind.Standard) if patterns else None
+
+
+def _find(ac: Any, text: str, overlapping: bool = True) -> list[str]:
+    return ac.find_matches_as_strings(text, overlapping=overlapping) if ac is not None else []
 
 
 class BrandMention(Signal):
@@ -137,6 +165,62 @@ class BrandMention(Signal):
             originals.str.contains(r"[\u200b-\u200f\u2060-\u2064\ufeff]").alias("invisible_chars"),
         ).drop("_field", "_how", "_written", "_names")
 
+    def prepare(self, ctx) -> _Matchers:  # type: ignore[no-untyped-def]
+        cat = ctx.catalog
+        fuzzy = re.compile(cat.han_fuzzy) if cat.han_fuzzy else None
+        return _Matchers(_automaton(cat.token_patterns), _automaton(cat.squeezed_patterns),
+                         _automaton(cat.han_patterns), _automaton(cat.word_patterns), fuzzy)  # fmt: skip
+
+    def one(self, row: dict[str, Any], ctx, m: _Matchers) -> None:  # type: ignore[no-untyped-def]
+        """The batch rules for one listing: the same views, patterns, resolution and order of preference."""
+        cat = ctx.catalog
+        texts = {f: row.get(f) or "" for f in FIELDS}
+        row.update(texts)  # as the batch fills them
+        top_category = (row.get("category") or "").split("/")[0]
+        best: tuple[Any, ...] | None = None
+        for rank, f in enumerate(FIELDS):
+            p = row[f"_{f}_plain"] = plain(texts[f])
+            found: list[tuple[str, str]] = []  # (matched text, pattern source)
+            if f in SKELETON_FIELDS:
+                sk = row[f"_{f}_skel"] = skeleton_of_plain(p)
+                found += [(x, "token") for x in _find(m.token, sk)]
+                found += [(x, "squeezed") for x in _find(m.squeezed, sk.replace(" ", ""), overlapping=False)]
+                found += [(x, "han") for x in _find(m.han, p)]
+                found += [(x, "run") for x in _RUNS_RE.findall(sk)]
+                if m.han_fuzzy is not None:
+                    found += [(x, "han_fuzzy") for x in m.han_fuzzy.findall(p)]
+            if f in TOKEN_FIELDS:
+                tok = row[f"_{f}_tok"] = token_view(p)
+                if f not in SKELETON_FIELDS:
+                    found += [(x, "word") for x in _find(m.word, tok)]
+                    found += [(x, "han") for x in _find(m.han, p)]
+            for x, source in found:
+                hit = _resolve_one(cat, x, source)
+                if hit is None:
+                    continue
+                i, how = hit
+                if how == "misspelled" and top_category not in cat.categories[i]:
+                    continue
+                key = (rank, _HOW_RANK.get(how, 3), -len(x), i, x)
+                if best is None or key < best[0]:
+                    best = (key, i, how, x)
+        row["homoglyphs"], row["invisible_chars"] = _script_flags(texts["title"], texts["brand"])
+        if best is None:
+            row.update(brand_id=None, brand_name=None, brand_field=None, brand_how=None, brand_written=None,
+                       authorized=False)  # fmt: skip
+            return
+        (rank, *_), i, how, x = best
+        field = FIELDS[rank]
+        written_plainly = any(name in texts[field].lower() for name in cat.plain_names[i])
+        row.update(
+            brand_id=cat.brand_ids[i],
+            brand_name=cat.names[i],
+            brand_field=field,
+            brand_how="misspelled" if how == "misspelled" else "plain" if written_plainly else "disguised",
+            brand_written=x.strip(" "),
+            authorized=(row.get("store_id"), cat.brand_ids[i]) in cat.authorized,
+        )
+
     @staticmethod
     def _match_exprs(cat, f: str, plain: str, skel: str, tok: str) -> dict[str, pl.Expr]:  # type: ignore[no-untyped-def]
         """What to look for in field ``f``: pattern source -> list of matched patterns."""
@@ -222,6 +306,30 @@ class BrandMention(Signal):
             .first()
             .select("_row", "brand_idx", "how", pl.col("field_rank").cast(pl.Int32), "m")
         )
+
+
+def _resolve_one(cat, x: str, source: str) -> tuple[int, str] | None:  # type: ignore[no-untyped-def]
+    """(brand index, how) of one matched text, as ``_best``'s pattern table resolves it."""
+    if source == "token":
+        return cat.token_patterns.get(x)
+    if source == "squeezed":
+        return (cat.squeezed_patterns[x], "squeezed") if x in cat.squeezed_patterns else None
+    if source == "han":
+        return cat.han_patterns.get(x)
+    if source == "word":
+        return (cat.word_patterns[x], "name") if x in cat.word_patterns else None
+    if source == "run":
+        return cat.squeezed_lookup.get(_collapse(x.replace(" ", "")))
+    if x in cat.han_patterns:  # han_fuzzy
+        return cat.han_patterns[x][0], "name"
+    i = resolve_han(cat, x)
+    return None if i is None else (i, "misspelled")
+
+
+def _script_flags(title: str, brand: str) -> tuple[bool, bool]:
+    """(Latin text with Cyrillic/Greek look-alikes, zero-width characters) in the title and declared brand."""
+    original = f"{title} {brand}"
+    return bool(_LATIN.search(original) and _GREEK_CYRILLIC.search(original)), bool(_INVISIBLE.search(original))
 
 
 def _collapse(letters: str) -> str:

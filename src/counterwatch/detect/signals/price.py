@@ -3,6 +3,8 @@ price. A genuine Submariner does not sell for 3 % of its list price."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 from counterwatch.detect.signals.base import Example, Signal
@@ -43,3 +45,12 @@ class PriceAnomaly(Signal):
             )
             .drop("_rate")
         )
+
+    def one(self, row: dict[str, Any], ctx, _prepared: None) -> None:  # type: ignore[no-untyped-def]
+        currency, price, product_row = row.get("currency"), row.get("price"), row.get("_product_row")
+        rate = ctx.fx.get(currency) if currency is not None else None
+        base = None if price is None or rate is None else float(price) * rate
+        reference = None if product_row is None else ctx.catalog.reference_base[product_row]
+        row["price_base"], row["reference_base"] = base, reference
+        positive = reference is not None and reference > 0
+        row["price_ratio"] = base / reference if positive and base is not None else None

@@ -3,10 +3,12 @@ with or without the brand named (a counterfeiter who drops the brand still names
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 import polars as pl
 
 from counterwatch.detect.frames import per_distinct
-from counterwatch.detect.normalize import tokens
 from counterwatch.detect.signals.base import Example, Signal
 
 _HAN = r"\p{Han}"
@@ -31,7 +33,7 @@ class ProductLine(Signal):
     def compute(self, df: pl.DataFrame, ctx) -> pl.DataFrame:  # type: ignore[no-untyped-def]
         cat = ctx.catalog
         n = df.height
-        kw_forms = {f" {tokens(k)} ": rows for k, rows in cat.keywords.items() if tokens(k)}
+        kw_forms = cat.keyword_forms
         pats = list(kw_forms)
         # Keywords per field on its distinct word views (padded, so none runs from title into description).
         for f in ("title", "description"):
@@ -92,4 +94,43 @@ class ProductLine(Signal):
             .then(per_row["product_row"])
             .otherwise(None)
             .alias("_product_row"),
+        )
+
+    def prepare(self, ctx) -> Any:  # type: ignore[no-untyped-def]
+        import ahocorasick_rs
+
+        forms = ctx.catalog.keyword_forms
+        return ahocorasick_rs.AhoCorasick(list(forms), matchkind=ahocorasick_rs.MatchKind.Standard) if forms else None
+
+    def one(self, row: dict[str, Any], ctx, ac: Any) -> None:  # type: ignore[no-untyped-def]
+        """The batch rules for one listing: keywords of both fields, counted per product, best product first."""
+        cat = ctx.catalog
+        found = set()
+        if ac is not None:
+            for f in ("title", "description"):
+                found.update(ac.find_matches_as_strings(row[f"_{f}_tok"], overlapping=True))
+        hits: Counter[int] = Counter()
+        chars: Counter[int] = Counter()
+        for kw in found:
+            for r in cat.keyword_forms[kw]:  # a product may list one keyword twice (in two spellings)
+                hits[r] += 1
+                chars[r] += len(kw)
+        brand_id = row.get("brand_id")
+        best = None
+        for r in hits:
+            pbrand = cat.brand_ids[cat.product_brand[r]]
+            key = (-(pbrand == brand_id), -hits[r], -chars[r], r)
+            if best is None or key < best[0]:
+                best = (key, r, pbrand)
+        if best is None:
+            row.update(product_id=None, product_name=None, product_hits=None, implied_brand_id=None, _product_row=None)
+            return
+        _, r, pbrand = best
+        strong = hits[r] >= MIN_IMPLIED_HITS
+        row.update(
+            product_id=cat.product_ids[r],
+            product_name=cat.product_names[r],
+            product_hits=hits[r],
+            implied_brand_id=pbrand if brand_id is None and strong else None,
+            _product_row=r if pbrand == brand_id or (brand_id is None and strong) else None,
         )

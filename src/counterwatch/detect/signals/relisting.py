@@ -5,6 +5,8 @@ re-listed counterfeit keeps what it sells."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 
@@ -41,3 +43,12 @@ class Relisting(Signal):
         return df.with_columns(
             pl.Series("relist_similarity", sim, dtype=pl.Float32), pl.Series("relist_of", of.tolist(), dtype=pl.String)
         )
+
+    def one(self, row: dict[str, Any], ctx, _prepared: None) -> None:  # type: ignore[no-untyped-def]
+        row["relist_similarity"], row["relist_of"] = 0.0, None
+        index = ctx.text_index
+        if index is None or (row.get("brand_id") is None and row.get("implied_brand_id") is None):
+            return
+        payload, jaccard = index.query_one(row["_title_plain"], min_jaccard=0.3)
+        if payload >= 0 and ctx.confirmed_ids[payload] != row.get("listing_id"):
+            row["relist_similarity"], row["relist_of"] = jaccard, ctx.confirmed_ids[payload]

@@ -7,6 +7,8 @@ stores). Latin phrases match as whole words in the plain view; Chinese phrases a
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 from counterwatch.detect.frames import per_distinct
@@ -59,3 +61,16 @@ class Vocabulary(Signal):
             f"_{f}_says_{flag}" for f in ("title", "description") for flag in FLAGS
         ]
         return df.with_columns(cols).drop(temp)
+
+    def prepare(self, ctx) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+        return {name: ctx.vocabulary[name].compiled() for name in (*LISTED, *FLAGS)}
+
+    def one(self, row: dict[str, Any], ctx, regex: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+        title, description = row["_title_plain"], row["_description_plain"]
+        for name in LISTED:
+            in_title = regex[name].findall(title)
+            row[f"{name}_terms"] = list(dict.fromkeys(in_title + regex[name].findall(description)))
+            if name == "counterfeit":
+                row["counterfeit_in_title"] = bool(in_title)
+        for flag in FLAGS:
+            row[f"says_{flag}"] = bool(regex[flag].search(title) or regex[flag].search(description))
