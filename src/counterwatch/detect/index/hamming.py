@@ -47,7 +47,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from counterwatch.detect.index import BucketTable, expand_ranges
+from counterwatch.detect.index import BucketTable, distinct, expand_ranges
 
 _MAX_SUBSTRING_BITS = 22  # a bucket table of 2**22 int32 offsets is 16 MB
 _MAX_STORED_ENTRIES = 1 << 24  # a substring's stored neighbourhood may take up to 64 MB of int32 ids
@@ -280,7 +280,7 @@ def count_distinct_per_query(query_pos: np.ndarray, group_ids: np.ndarray, n_que
     _, g = np.unique(np.asarray(group_ids), return_inverse=True)
     n_groups = int(g.max()) + 1 if len(g) else 1
     if n_queries * n_groups < 2**62:
-        pairs = np.unique(qp * n_groups + g.ravel())
+        pairs = distinct(qp * n_groups + g.ravel())
         return np.bincount(pairs // n_groups, minlength=n_queries).astype(np.int64)
     order = np.lexsort((g, qp))
     qp, g = qp[order], g[order]

@@ -43,7 +43,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from counterwatch.detect.index import BucketTable, bits_for, fmix64
+from counterwatch.detect.index import BucketTable, bits_for, distinct, fmix64
 
 _EMPTY = np.uint32(0xFFFFFFFF)  # an empty bin; real values are clipped below it
 _PRIME = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier for combining characters and band rows
@@ -367,7 +367,7 @@ class TextIndex:
         same = self.table.keys[grouped] == keys[probe]
         qi, item = probe[same] // self.bands, self.table.entries[grouped[same]].astype(np.int64)
         ok = has[qi]
-        pair = np.unique(qi[ok] * len(self.payload) + item[ok])  # a near-duplicate shares many bands
+        pair = distinct(qi[ok] * len(self.payload) + item[ok])  # a near-duplicate shares many bands
         qi, item = pair // max(len(self.payload), 1), pair % max(len(self.payload), 1)
         agree = np.concatenate(
             [np.zeros(0, np.int64)]
