@@ -87,7 +87,7 @@ def render_email(keys: np.ndarray, cf: np.ndarray, rng: np.random.Generator) -> 
     dom = key_int(keys, 23, len(EMAIL_DOMAINS))
     gmail_like = np.array([g for _, g in EMAIL_DOMAINS])[dom]
     qq = dom == 0
-    number = key_int(keys, 24, 10_000)
+    number = key_int(keys, 24, 1_000_000)  # wide enough that two people rarely get one address
     cols = {
         "s": _str(np.array([p for _, p in SURNAMES])[sur]).str.to_lowercase(),
         "g": _str(np.array([p for _, p in GIVEN_NAMES])[giv]).str.to_lowercase(),

@@ -69,7 +69,7 @@ GIVEN_NAMES = (("伟", "Wei"), ("芳", "Fang"), ("娜", "Na"), ("敏", "Min"), (
                ("志强", "Zhiqiang"), ("秀英", "Xiuying"), ("建华", "Jianhua"), ("海燕", "Haiyan"))  # fmt: skip
 #: Providers and whether they ignore dots and ``+tags`` in the local part (gmail-like).
 EMAIL_DOMAINS = (("qq.com", False), ("163.com", False), ("126.com", False), ("gmail.com", True),
-                 ("outlook.com", True), ("hotmail.com", False), ("sina.com", False), ("foxmail.com", False),
+                 ("outlook.com", False), ("hotmail.com", False), ("sina.com", False), ("foxmail.com", False),
                  ("yahoo.com", False))  # fmt: skip
 BANKS = ("ICBC", "中国工商银行", "CCB", "建设银行", "ABC", "农业银行", "BOC", "招商银行")
 #: Six-digit administrative division codes opening ID numbers and licence numbers.
