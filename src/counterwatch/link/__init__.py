@@ -1,0 +1,1 @@
+"""Operator linking: identifier normalisation, blocking, matching, components, evidence."""
