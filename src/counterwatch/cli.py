@@ -302,6 +302,55 @@ def scan(
 
 
 @app.command()
+def link(workspace: WorkspaceArg) -> None:
+    """Find the operators behind the stores from what the stores share, with the evidence.
+
+    Normalises every store identifier (phones to E.164, e-mails, accounts, addresses, devices,
+    IPs, names; placeholders and unparseable values are kept as unusable with a reason), weighs
+    each shared value by its kind and by how many stores share it, and clusters the links.
+    Writes `out/operators.parquet` (store_id, operator_id, confidence), `out/operator_links.parquet`
+    (store_a, store_b, weight, evidence) and `out/identifiers.parquet`.
+
+    **Example:** `counterwatch link ./counterwatch-demo`
+    """
+    from counterwatch.link.stage import link as run_link
+
+    ws = Workspace.at(workspace)
+    try:
+        start = time.perf_counter()
+        with _spinner() as progress:
+            task = progress.add_task("linking")
+            r = run_link(ws, load_settings(ws.root), lambda m: progress.update(task, description=m))
+        seconds = time.perf_counter() - start
+    except CounterwatchError as exc:
+        raise _fail(exc) from exc
+    console.print(
+        f"{r.stores:,} stores -> {r.operators:,} operators ({r.multi_store_operators:,} with several stores, "
+        f"largest {r.largest:,}); {r.links:,} links; {r.unusable:,} identifiers unusable ({seconds:.1f} s)",
+        highlight=False,
+    )
+    for reason, n in r.unusable_reasons.items():
+        console.print(f"  unusable: {reason}: {n:,}", highlight=False)
+
+
+@app.command()
+def operator(
+    workspace: WorkspaceArg,
+    operator_id: Annotated[str, typer.Argument(help="An operator id from out/operators.parquet, e.g. OP-S000123.")],
+) -> None:
+    """Show one operator: its stores, the evidence graph that ties them, and its listings' scores.
+
+    **Example:** `counterwatch operator ./counterwatch-demo OP-S000123`
+    """
+    from counterwatch.link.report import operator_report
+
+    try:
+        console.print(operator_report(Workspace.at(workspace), operator_id), highlight=False)
+    except CounterwatchError as exc:
+        raise _fail(exc) from exc
+
+
+@app.command()
 def train(workspace: WorkspaceArg) -> None:
     """Fit the risk model on the workspace's `labels`, save it in `models/`, and rescore.
 
@@ -340,8 +389,9 @@ def evaluate(
     """Compare the scores with the ground truth in `truth/` (generated workspaces have it).
 
     Precision, recall and F1 of `block` and of `block`+`review`, ROC AUC, average precision,
-    recall per counterfeit tactic and false-positive rate per hard-negative kind. Also written
-    to `out/evaluation.json`.
+    recall per counterfeit tactic and false-positive rate per hard-negative kind; after `link`,
+    pairwise and B-cubed precision, recall and F1 of the operators and the legitimate stores
+    wrongly merged. Also written to `out/evaluation.json`.
 
     **Example:** `counterwatch evaluate ./counterwatch-demo`
     """
@@ -355,9 +405,12 @@ def evaluate(
         ev = run_evaluate(ws)
     except CounterwatchError as exc:
         raise _fail(exc) from exc
-    write_json(ev.to_json(), ws.out / "evaluation.json")
+    from counterwatch.link.evaluate import evaluate_link
+
+    linked = evaluate_link(ws)
+    write_json(ev.to_json() | {"link": linked}, ws.out / "evaluation.json")
     if as_json:
-        console.print_json(json.dumps(ev.to_json()))
+        console.print_json(json.dumps(ev.to_json() | {"link": linked}))
         return
     t = Table(title=f"Detection against truth/ ({ev.listings:,} listings, {ev.counterfeit:,} counterfeit)",
               title_justify="left")  # fmt: skip
@@ -370,6 +423,24 @@ def evaluate(
     console.print(t)
     console.print(_rates_table("Recall per counterfeit tactic", "tactic", ev.by_tactic, "recall"))
     console.print(_rates_table("False-positive rate per kind of genuine listing", "kind", ev.by_hard_negative, "fpr"))
+    if linked is not None:
+        _print_link_evaluation(linked)
+
+
+def _print_link_evaluation(m: dict) -> None:  # type: ignore[type-arg]
+    t = Table(title=f"Operators against truth/stores.csv ({m['stores']:,} stores, {m['true_operators']:,} true "
+                    f"operators, {m['predicted_operators']:,} found)", title_justify="left")  # fmt: skip
+    for col in ("", "precision", "recall", "F1"):
+        t.add_column(col, justify="left" if not col else "right")
+    for name in ("pairwise", "bcubed"):
+        v = m[name]
+        t.add_row(name, f"{v['precision']:.4f}", f"{v['recall']:.4f}", f"{v['f1']:.4f}")
+    console.print(t)
+    merged = m.get("legit_single_store_operators_merged")
+    if merged is not None:
+        console.print(f"legitimate single-store operators merged: {merged['pairs']:,} pairs in "
+                      f"{merged['operators']:,} operators ({merged['with_a_decoy']:,} touching a decoy)",
+                      highlight=False)  # fmt: skip
 
 
 def _rates_table(title: str, first: str, rows: dict[str, dict[str, float]], rate: str) -> Table:

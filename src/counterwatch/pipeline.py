@@ -40,6 +40,14 @@ def run_validate(ws: Workspace, settings: Settings, progress: Callable[[str], No
     return StageResult("validate", summary, ["out/tables/", "out/validation.json"], details=report)
 
 
+def run_link(ws: Workspace, settings: Settings, progress: Callable[[str], None]) -> StageResult:
+    from counterwatch.link.stage import link
+
+    r = link(ws, settings, progress)
+    summary = f"{r.stores:,} stores -> {r.operators:,} operators ({r.multi_store_operators:,} with several stores)"
+    return StageResult("link", summary, ["out/operators.parquet", "out/operator_links.parquet"], details=r)
+
+
 def run_scan(ws: Workspace, settings: Settings, progress: Callable[[str], None]) -> StageResult:
     from counterwatch.detect.scan import scan
 
@@ -51,6 +59,7 @@ def run_scan(ws: Workspace, settings: Settings, progress: Callable[[str], None])
 
 STAGES: list[Stage] = [
     Stage("validate", "check every input table; valid rows to out/tables/, bad rows to quarantine/", run_validate),
+    Stage("link", "find the operators behind the stores from the identifiers they share", run_link),
     Stage("scan", "score every listing for counterfeit risk with reasons", run_scan),
 ]
 
