@@ -52,3 +52,15 @@ def test_a_new_listing_in_a_known_store(scored):
     )  # fmt: skip
     assert got["band"] != "allow"
     assert any("counterfeit vocabulary" in r for r in got["reasons"])
+
+
+def test_single_listing_equals_its_batch_row_with_operators_linked(detect_ws, tmp_path):
+    """After `link`, the store context carries the operator's other stores; single scoring reads it too."""
+    from counterwatch.link.stage import link
+
+    ws = fresh_copy(detect_ws, tmp_path / "ws")
+    link(ws)
+    scan(ws, workers=1)
+    scores = pl.read_parquet(ws.out / "scores.parquet")
+    assert (scores["operator_stores"] > 1).any() and (scores["operator_flagged_share"] > 0).any()
+    assert_rows_equal(ws, ListingScorer.for_workspace(ws))

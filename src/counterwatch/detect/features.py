@@ -49,6 +49,9 @@ FEATURES: dict[str, pl.Expr] = {
     "store_log_listings": pl.col("store_listings").fill_null(1).cast(pl.Float64).log1p(),
     "store_age_days": pl.col("store_age_days").fill_null(365.0).clip(0, 3650),
     "store_brand_share": pl.col("store_brand_share").fill_null(0.0),
+    "operator_flagged_share": pl.col("operator_flagged_share").fill_null(0.0),
+    "operator_confirmed": pl.col("operator_confirmed").fill_null(0).cast(pl.Float64),
+    "operator_log_stores": pl.col("operator_stores").fill_null(1).cast(pl.Float64).log1p(),
 }
 
 
@@ -103,6 +106,9 @@ FEATURES_ONE: dict[str, Callable[[dict[str, Any]], float]] = {
     "store_log_listings": lambda r: math.log1p(_or(r.get("store_listings"), 1.0)),
     "store_age_days": lambda r: min(max(_or(r.get("store_age_days"), 365.0), 0.0), 3650.0),
     "store_brand_share": lambda r: _or(r.get("store_brand_share"), 0.0),
+    "operator_flagged_share": lambda r: _or(r.get("operator_flagged_share"), 0.0),
+    "operator_confirmed": lambda r: _or(r.get("operator_confirmed"), 0.0),
+    "operator_log_stores": lambda r: math.log1p(_or(r.get("operator_stores"), 1.0)),
 }
 
 
@@ -147,6 +153,8 @@ BUILTIN_WEIGHTS: dict[str, float] = {
     "relist_similarity": 3.0,
     "store_flagged_share": 5.0,
     "store_confirmed": 0.8,
+    "operator_flagged_share": 3.0,
+    "operator_confirmed": 0.3,
 }
 BUILTIN_BIAS = -6.0
 
@@ -155,5 +163,6 @@ MONOTONE: dict[str, int] = {
     "counterfeit_in_title": 1, "counterfeit_terms": 1, "dupe_terms": 1, "brand_disguised": 1,
     "brand_misspelled": 1, "homoglyphs": 1, "invisible_chars": 1, "authorized_store": -1, "says_guide": -1,
     "says_accessory": -1, "log_price_ratio": -1, "log_ratio_vs_product": -1, "photo_confirmed": 1,
-    "relist_similarity": 1, "store_flagged_share": 1, "store_confirmed": 1,
+    "relist_similarity": 1, "store_flagged_share": 1, "store_confirmed": 1, "operator_flagged_share": 1,
+    "operator_confirmed": 1,
 }  # fmt: skip

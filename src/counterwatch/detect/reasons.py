@@ -58,6 +58,13 @@ def reason_exprs(base_currency: str) -> list[pl.Expr]:
         pl.when(pl.col("store_confirmed") > 0).then(
             pl.lit("the store has ") + pl.col("store_confirmed").cast(pl.String) + pl.lit(" listing(s) confirmed counterfeit")
         ),
+        pl.when(pl.col("operator_confirmed") > 0).then(
+            pl.lit("the operator's other stores have ") + pl.col("operator_confirmed").cast(pl.String)
+            + pl.lit(" listing(s) confirmed counterfeit")
+        ),
+        pl.when(pl.col("operator_flagged_share") >= 0.2).then(
+            _pct(pl.col("operator_flagged_share")) + pl.lit(" of the listings in the operator's other stores show counterfeit signs")
+        ),
         pl.when(pl.col("authorized")).then(pl.lit("store is authorized by ") + brand),
         pl.when(pl.col("says_guide")).then(pl.lit("reads as a guide about counterfeits, not an offer of one")),
         pl.when(pl.col("says_accessory") & brand.is_not_null()).then(pl.lit("an accessory for ") + brand + pl.lit(", not the branded product")),
@@ -79,6 +86,8 @@ def _any_reason() -> pl.Expr:
         | (pl.col("relist_similarity") >= 0.5)
         | (pl.col("store_flagged_share") >= 0.2).fill_null(False)
         | (pl.col("store_confirmed") > 0).fill_null(False)
+        | (pl.col("operator_confirmed") > 0).fill_null(False)
+        | (pl.col("operator_flagged_share") >= 0.2).fill_null(False)
         | pl.col("authorized")
         | pl.col("says_guide")
         | pl.col("says_accessory")
@@ -148,6 +157,11 @@ def reasons_one(r: dict[str, Any], base_currency: str) -> list[str]:
         out.append(f"{pct(share)} of the store's other listings show counterfeit signs")
     if confirmed is not None and confirmed > 0:
         out.append(f"the store has {confirmed} listing(s) confirmed counterfeit")
+    op_confirmed, op_share = r.get("operator_confirmed"), r.get("operator_flagged_share")
+    if op_confirmed is not None and op_confirmed > 0:
+        out.append(f"the operator's other stores have {op_confirmed} listing(s) confirmed counterfeit")
+    if op_share is not None and op_share >= 0.2:
+        out.append(f"{pct(op_share)} of the listings in the operator's other stores show counterfeit signs")
     if r["authorized"] and brand is not None:
         out.append(f"store is authorized by {brand}")
     if r["says_guide"]:

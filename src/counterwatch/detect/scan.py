@@ -85,13 +85,31 @@ def write_context(parts: Path, ws: Workspace, ctx: DetectContext, context_dir: P
     con.register("stores_t", read_table(ws, "stores", ["store_id", "created_at"]))
     glob = (parts / "*.parquet").as_posix()
     context_dir.mkdir(parents=True, exist_ok=True)
+    # The operator behind each store (from `counterwatch link`), when linking has run: its other stores'
+    # listings are the store's history beyond itself. Without it, each store is its own operator.
+    operators = ws.out / "operators.parquet"
+    if operators.is_file():
+        con.execute(f"CREATE VIEW operators_t AS SELECT store_id, operator_id, operator_stores "
+                    f"FROM read_parquet('{operators.as_posix()}')")  # fmt: skip
+    else:
+        con.execute("CREATE VIEW operators_t AS SELECT NULL::VARCHAR AS store_id, NULL::VARCHAR AS operator_id, "
+                    "NULL::BIGINT AS operator_stores WHERE false")  # fmt: skip
     con.execute(
-        f"""COPY (SELECT s.store_id, count(*) AS n, CAST(sum(CAST(s.flagged AS INTEGER)) AS BIGINT) AS n_flagged,
-               CAST(sum(CAST(c.listing_id IS NOT NULL AS INTEGER)) AS BIGINT) AS n_confirmed,
-               avg(CAST(s.brand_id IS NOT NULL OR s.implied_brand_id IS NOT NULL AS DOUBLE)) AS brand_share,
-               any_value(st.created_at) AS store_created_at
-        FROM read_parquet('{glob}') s LEFT JOIN confirmed_t c USING (listing_id) LEFT JOIN stores_t st USING (store_id)
-        GROUP BY s.store_id) TO '{(context_dir / "stores.parquet").as_posix()}' (FORMAT parquet)"""
+        f"""COPY (WITH per_store AS (
+            SELECT s.store_id, count(*) AS n, CAST(sum(CAST(s.flagged AS INTEGER)) AS BIGINT) AS n_flagged,
+                   CAST(sum(CAST(c.listing_id IS NOT NULL AS INTEGER)) AS BIGINT) AS n_confirmed,
+                   avg(CAST(s.brand_id IS NOT NULL OR s.implied_brand_id IS NOT NULL AS DOUBLE)) AS brand_share,
+                   any_value(st.created_at) AS store_created_at
+            FROM read_parquet('{glob}') s LEFT JOIN confirmed_t c USING (listing_id)
+                 LEFT JOIN stores_t st USING (store_id)
+            GROUP BY s.store_id),
+          with_operator AS (
+            SELECT p.*, coalesce(o.operator_id, p.store_id) AS operator_id,
+                   coalesce(o.operator_stores, 1) AS operator_stores
+            FROM per_store p LEFT JOIN operators_t o USING (store_id))
+        SELECT *, sum(n) OVER w AS op_n, sum(n_flagged) OVER w AS op_flagged, sum(n_confirmed) OVER w AS op_confirmed
+        FROM with_operator WINDOW w AS (PARTITION BY operator_id))
+        TO '{(context_dir / "stores.parquet").as_posix()}' (FORMAT parquet)"""
     )
     con.execute(
         f"""COPY (SELECT product_id, median(price_ratio) AS product_median_ratio
@@ -106,7 +124,9 @@ def write_context(parts: Path, ws: Workspace, ctx: DetectContext, context_dir: P
 class ScanContext:
     """What pass 2 joins to each listing: store aggregates, product-line medians, confirmed listings."""
 
-    stores: pl.DataFrame  # store_id, n, n_flagged, n_confirmed, brand_share, store_created_at
+    #: store_id, n, n_flagged, n_confirmed, brand_share, store_created_at, and the same sums over the
+    #: store's operator (op_n, op_flagged, op_confirmed), operator_id, operator_stores
+    stores: pl.DataFrame
     products: pl.DataFrame  # product_id, product_median_ratio
     confirmed: pl.DataFrame  # listing_id
     reference_time: object
@@ -121,8 +141,14 @@ class ScanContext:
         )
 
 
+#: Context columns only used to derive the listing's features.
+_CONTEXT_ONLY = ("n", "n_flagged", "n_confirmed", "brand_share", "store_created_at", "_confirmed", "op_n", "op_flagged",
+                 "op_confirmed", "operator_id")  # fmt: skip
+
+
 def with_context(df: pl.DataFrame, sc: ScanContext) -> pl.DataFrame:
-    """Signals with their store's context (the listing itself left out) and their product line's median.
+    """Signals with their store's and operator's context (the listing itself, and for the operator the
+    listing's own store, left out) and their product line's median.
 
     The store aggregates count every listing of the last scan, the listing's own included, so its
     own flag and confirmation are subtracted; the single-listing path relies on this too.
@@ -143,8 +169,15 @@ def with_context(df: pl.DataFrame, sc: ScanContext) -> pl.DataFrame:
             (pl.col("n_confirmed") - own_confirmed).alias("store_confirmed"),
             pl.col("brand_share").alias("store_brand_share"),
             (pl.lit(sc.reference_time) - pl.col("store_created_at")).dt.total_days().alias("store_age_days"),
+            # The operator's other stores (the listing's own store left out, so no double counting).
+            pl.col("operator_stores"),
+            pl.when(pl.col("op_n") > pl.col("n"))
+            .then((pl.col("op_flagged") - pl.col("n_flagged")) / (pl.col("op_n") - pl.col("n")))
+            .otherwise(0.0)
+            .alias("operator_flagged_share"),
+            (pl.col("op_confirmed") - pl.col("n_confirmed")).alias("operator_confirmed"),
         )
-        .drop("n", "n_flagged", "n_confirmed", "brand_share", "store_created_at", "_confirmed")
+        .drop(_CONTEXT_ONLY)
     )
 
 

@@ -33,7 +33,8 @@ from counterwatch.workspace import Workspace
 _DAY_US = 86_400_000_000
 FEATURE_INPUTS = ("brand_id", "implied_brand_id", "brand_how", "brand_field", "product_hits", "price_ratio",
                   "product_median_ratio", "photo_confirmed", "relist_similarity", "store_flagged_share",
-                  "store_confirmed", "store_listings", "store_age_days", "store_brand_share")  # fmt: skip
+                  "store_confirmed", "store_listings", "store_age_days", "store_brand_share",
+                  "operator_flagged_share", "operator_confirmed", "operator_stores")  # fmt: skip
 #: A listing with no evidence at all, to compile the scorer before the first real listing.
 _NEUTRAL: dict[str, Any] = {
     "counterfeit_terms": [], "dupe_terms": [], "counterfeit_in_title": False, "homoglyphs": False,
@@ -62,11 +63,12 @@ class ListingScorer:
             raise InputError(f"no scan yet: run `counterwatch scan {ws.root}` before scoring single listings")
         ctx = DetectContext.build(ws, settings)
         context = ScanContext.read(ws.out / CONTEXT)  # what pass 2 of the last scan joined
-        columns = ("store_id", "n", "n_flagged", "n_confirmed", "brand_share", "store_created_at")
+        columns = ("store_id", "n", "n_flagged", "n_confirmed", "brand_share", "store_created_at", "op_n",
+                   "op_flagged", "op_confirmed", "operator_stores")  # fmt: skip
         stores = {r[0]: r[1:] for r in context.stores.select(columns).iter_rows()}
         opened = pl.from_arrow(read_table(ws, "stores", ["store_id", "created_at"]))
         for store_id, created in opened.iter_rows():  # stores without listings yet: a first listing joins them
-            stores.setdefault(store_id, (0, 0, 0, None, created))
+            stores.setdefault(store_id, (0, 0, 0, None, created, 0, 0, 0, 1))
         for signal in SIGNALS:  # automata and regexes now, not on the first listing
             ctx.prepared(signal)
         scorer = Scorer.for_workspace(ws)
@@ -88,11 +90,14 @@ class ListingScorer:
         ``scores.parquet`` (every column)."""
         row = signals_one(_contract_row(listing), self.ctx)
         flagged = flagged_one(row)
-        n, n_flagged, n_confirmed, brand_share, opened = self.stores.get(row["store_id"], (None,) * 5)
+        n, n_flagged, n_confirmed, brand_share, opened, op_n, op_flagged, op_confirmed, op_stores = self.stores.get(
+            row["store_id"], (None,) * 9
+        )
         if n is not None and row["listing_id"] not in self.seen:  # a new listing: one more in its store
             if n == 0:  # its first: the store's brand share is this listing's
                 brand_share = float(row["brand_id"] is not None or row["implied_brand_id"] is not None)
             n, n_flagged = n + 1, n_flagged + int(flagged)
+            op_n, op_flagged = op_n + 1, op_flagged + int(flagged)
         own_confirmed = int(row["listing_id"] in self.confirmed)
         age = None
         if opened is not None:
@@ -104,6 +109,10 @@ class ListingScorer:
             store_confirmed=None if n_confirmed is None else n_confirmed - own_confirmed,
             store_brand_share=brand_share,
             store_age_days=age,
+            operator_stores=op_stores,
+            # the operator's other stores: the listing's own store (now with the listing) left out
+            operator_flagged_share=(op_flagged - n_flagged) / (op_n - n) if op_n is not None and op_n > n else 0.0,
+            operator_confirmed=None if op_confirmed is None else op_confirmed - n_confirmed,
             product_median_ratio=self.product_median.get(row["product_id"]) if row["product_id"] else None,
         )
         implied = row["implied_brand_id"]
