@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 
 from counterwatch.config import LinkSettings
+from counterwatch.link.normalize import FAMILY
 from counterwatch.link.operators import components
 
 PHOTO = "photo"
@@ -44,28 +45,25 @@ def values_frame(identifiers: pl.DataFrame, photos: pl.DataFrame | None, setting
     """One row per (store, value): ``store_id``, ``key``, ``family``, ``weight``, ``shared_by``, ``bits``.
 
     ``identifiers`` are the normalised rows (``store_id``, ``kind``, ``key``, ``usable``); ``photos``
-    the stores' photo clusters (``store_id``, ``key``). A value's ``weight`` is that of the weakest
-    kind it is written as anywhere (an address that some store gives as its warehouse is a warehouse).
+    the stores' photo clusters (``store_id``, ``key``, one row per pair). A value's ``weight`` is that
+    of the weakest kind it is written as anywhere (an address some store gives as its warehouse is a
+    warehouse).
     """
-    keyed = identifiers.filter(pl.col("usable")).select("store_id", "kind", "key")
-    if photos is not None and photos.height:
-        keyed = pl.concat([keyed, photos.select("store_id", pl.lit(PHOTO).alias("kind"), "key")])
-    weights = pl.DataFrame(
-        {"kind": list(settings.weights), "_weight": list(settings.weights.values())},
-        schema={"kind": pl.String, "_weight": pl.Float64},
+    # Ten million (store, value) rows at marketplace scale: window functions and per-kind lookups,
+    # no string splitting, and duplicates removed only where they can occur (identifiers).
+    weight = pl.col("kind").replace_strict(settings.weights, default=0.0, return_dtype=pl.Float64)
+    family = pl.col("kind").replace_strict(FAMILY, default=None, return_dtype=pl.String)
+    keyed = (
+        identifiers.filter(pl.col("usable"))
+        .select("store_id", "key", family.alias("family"), weight.alias("weight"))
+        .with_columns(pl.col("weight").min().over("key"))
+        .unique(["store_id", "key"], keep="first", maintain_order=True)
     )
-    return (
-        keyed.join(weights, on="kind", how="left", maintain_order="left")
-        .with_columns(pl.col("_weight").fill_null(0.0).min().over("key").alias("weight"))
-        .unique(["store_id", "key"], maintain_order=True)
-        .select(
-            "store_id",
-            "key",
-            pl.col("key").str.split_exact(":", 1).struct.field("field_0").alias("family"),
-            "weight",
-            pl.len().over("key").cast(pl.Int64).alias("shared_by"),
-        )
-        .with_columns(bits_expr(pl.col("weight"), pl.col("shared_by")).alias("bits"))
+    if photos is not None and photos.height:
+        keyed = pl.concat([keyed, photos.select("store_id", "key", pl.lit(PHOTO).alias("family"),
+                                                pl.lit(settings.weights.get(PHOTO, 0.0)).alias("weight"))])  # fmt: skip
+    return keyed.with_columns(pl.len().over("key").cast(pl.Int64).alias("shared_by")).with_columns(
+        bits_expr(pl.col("weight"), pl.col("shared_by")).alias("bits")
     )
 
 

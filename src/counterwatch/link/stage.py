@@ -25,7 +25,7 @@ import polars as pl
 from counterwatch.config import Settings, load_settings
 from counterwatch.contract import ensure_validated, read_table
 from counterwatch.contract.writer import write_json
-from counterwatch.link.evidence import evidence_expr, pair_weights, photo_values, values_frame
+from counterwatch.link.evidence import PHOTO, evidence_expr, pair_weights, photo_values, values_frame
 from counterwatch.link.normalize import normalize_identifiers, with_country
 from counterwatch.link.operators import cluster
 from counterwatch.workspace import Workspace, atomic_path
@@ -70,7 +70,7 @@ def link(ws: Workspace, settings: Settings | None = None, progress: Callable[[st
     say(f"clustering the photos of {listings.height:,} listings")
     photos = photo_values(listings, cfg.photo_distance)
     values = values_frame(ids, photos, cfg)
-    say("weighing what stores share")
+    say(f"weighing what {stores.height:,} stores share")
     pairs, cohesion = pair_weights(values, cfg)
     values = values.drop("bits").join(cohesion, on="key", how="left")
     links = pairs.filter(pl.col("weight") >= cfg.threshold)
@@ -79,13 +79,17 @@ def link(ws: Workspace, settings: Settings | None = None, progress: Callable[[st
     kept = kept.with_columns(evidence_expr().alias("evidence")).select(
         "store_a", "store_b", "operator_id", "weight", "evidence"
     )
-    shared = values.select("store_id", "key", "shared_by", "cohesion", "bits").unique(["store_id", "key"])
+    # Photos are evidence between stores, but a store signing up has no listings yet: the identifier
+    # output and the recidivism index hold identifier values only.
+    id_values = values.filter(pl.col("family") != PHOTO)
+    shared = id_values.select("store_id", "key", "shared_by", "cohesion", "bits")
     identifiers = ids.join(shared, on=["store_id", "key"], how="left", maintain_order="left").select(
         "store_id", "kind", "value", "key", "usable", "reason", "shared_by", "cohesion", "bits"
     )
-    index = values.join(operators.select("store_id", "operator_id"), on="store_id", how="left").select(
+    index = id_values.join(operators.select("store_id", "operator_id"), on="store_id", how="left").select(
         "key", "family", "weight", "store_id", "operator_id", "shared_by", "cohesion"
     )
+    say("writing operators, links, identifiers and the recidivism index")
     paths = [ws.out / OPERATORS, ws.out / LINKS, ws.out / IDENTIFIERS, ws.out / INDEX]
     for df, path in zip((operators, kept, identifiers, index), paths, strict=True):
         _write(df, path)
