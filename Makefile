@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/bench_generate.py
 	$(BIN)/python bench/bench_scan.py
+	$(BIN)/python bench/bench_link.py
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet ruff

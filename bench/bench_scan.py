@@ -42,9 +42,10 @@ import os
 import resource
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
+
+from _harness import run_child  # bench/ is the script's directory
 
 TARGET_LISTINGS_PER_SECOND = 100_000.0
 TARGET_RATIO = 10.0
@@ -144,45 +145,12 @@ def _child_single(ws: Path, calls: int) -> dict[str, object]:
     }
 
 
-def _tree_rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and all its descendants, in MB (0 when it has gone)."""
-    total, todo = 0, [pid]
-    page = os.sysconf("SC_PAGE_SIZE")
-    while todo:
-        p = todo.pop()
-        try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * page
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    todo.extend(int(c) for c in f.read().split())
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            continue
-    return total / 2**20
-
-
 def _in_child(role: str, args: argparse.Namespace, ws: Path) -> dict:
     cmd = [sys.executable, __file__, "--child", role, "--ws", str(ws), "--peer-sample", str(args.peer_sample),
            "--single-calls", str(args.single_calls), "--seed", str(args.seed)]  # fmt: skip
     if args.workers:
         cmd += ["--workers", str(args.workers)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = [0.0]
-
-    def sample() -> None:
-        while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, err = proc.communicate()
-    sampler.join()
-    if proc.returncode != 0:
-        raise RuntimeError(f"child {role} failed ({proc.returncode}):\n{err[-3000:]}")
-    result = json.loads(out.strip().splitlines()[-1])
-    result["tree_mb"] = peak[0]
-    return result
+    return run_child(cmd, f"{role}")
 
 
 def _best(role: str, args: argparse.Namespace, ws: Path) -> dict:
