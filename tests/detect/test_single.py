@@ -64,3 +64,35 @@ def test_single_listing_equals_its_batch_row_with_operators_linked(detect_ws, tm
     scores = pl.read_parquet(ws.out / "scores.parquet")
     assert (scores["operator_stores"] > 1).any() and (scores["operator_flagged_share"] > 0).any()
     assert_rows_equal(ws, ListingScorer.for_workspace(ws))
+
+
+def test_the_first_listing_of_a_new_store_of_a_known_operator_carries_its_history(detect_ws, tmp_path):
+    """A store whose listings are gone (a fresh store, as far as listings go) of an operator with
+    confirmed counterfeits in its other stores: its first listing starts with that history."""
+    from counterwatch.link.stage import link
+
+    ws = fresh_copy(detect_ws, tmp_path / "ws")
+    link(ws)
+    scan(ws, workers=1)
+    scores = pl.read_parquet(ws.out / "scores.parquet")
+    operators = pl.read_parquet(ws.out / "operators.parquet")
+    per_store = scores.group_by("store_id").agg(
+        pl.col("operator_confirmed").max().alias("others"), (pl.col("store_confirmed").max() == 0).alias("clean")
+    )
+    store = (
+        per_store.join(operators, on="store_id")
+        .filter((pl.col("operator_stores") > 2) & (pl.col("others") > 0) & pl.col("clean"))
+        .sort("store_id")["store_id"][0]
+    )
+    listings = pl.read_parquet(ws.root / "listings.parquet")
+    listings.filter(pl.col("store_id") != store).write_parquet(ws.root / "listings.parquet")
+    link(ws)
+    scan(ws, workers=1)
+    assert store not in set(pl.read_parquet(ws.out / "scores.parquet")["store_id"])
+    got = ListingScorer.for_workspace(ws).score(
+        {"listing_id": "NEW-OP-1", "store_id": store, "title": "plain cotton t-shirt", "price": 50, "currency": "CNY",
+         "stock": 3, "created_at": "2026-09-30T10:00:00Z", "image_hashes": []}
+    )  # fmt: skip
+    assert got["operator_stores"] > 1
+    assert got["operator_confirmed"] > 0
+    assert any("operator's other stores" in r for r in got["reasons"])

@@ -166,3 +166,22 @@ def test_recidivism_finds_the_operator_of_a_known_identifier_in_another_format(l
     assert result.unusable == [{"kind": "phone", "value": "n/a", "reason": result.unusable[0]["reason"]}]
     nobody = index.check({"country": "CN", "identifiers": [{"kind": "phone", "value": "+86 139 1234 5678"}]})
     assert nobody.matches == []
+
+
+def test_two_weak_values_of_one_family_do_not_add_up_to_a_link():
+    """Three strangers behind one office's IPv4 and IPv6 exits: each value is weak, the family counts once."""
+    rows = [(s, "ip", v) for s in ("S1", "S2", "S3") for v in ("58.20.1.7", "2400:da00::1")]
+    ops = operators_of(rows, ["S1", "S2", "S3"])
+    assert len(set(ops.values())) == 3
+
+
+def test_evidence_names_an_ipv6_value_whole():
+    ids = pl.DataFrame(
+        [("A", "ip", "2400:da00::1"), ("B", "ip", "2400:DA00:0::1"), ("A", "phone", "13800138001"),
+         ("B", "phone", "13800138001")], schema=["store_id", "kind", "value"], orient="row",
+    ).with_columns(country=pl.lit("CN"))  # fmt: skip
+    from counterwatch.link.evidence import evidence_expr
+
+    pairs, _ = pair_weights(values_frame(normalize_identifiers(ids), None, CFG), CFG)
+    text = pairs.with_columns(evidence_expr(CFG.cohesion_min_stores))["evidence"][0].to_list()
+    assert any(t.startswith("ip 2400:da00::1 shared by 2 stores") for t in text), text

@@ -107,7 +107,8 @@ def write_context(parts: Path, ws: Workspace, ctx: DetectContext, context_dir: P
             SELECT p.*, coalesce(o.operator_id, p.store_id) AS operator_id,
                    coalesce(o.operator_stores, 1) AS operator_stores
             FROM per_store p LEFT JOIN operators_t o USING (store_id))
-        SELECT *, sum(n) OVER w AS op_n, sum(n_flagged) OVER w AS op_flagged, sum(n_confirmed) OVER w AS op_confirmed
+        SELECT *, CAST(sum(n) OVER w AS BIGINT) AS op_n, CAST(sum(n_flagged) OVER w AS BIGINT) AS op_flagged,
+               CAST(sum(n_confirmed) OVER w AS BIGINT) AS op_confirmed
         FROM with_operator WINDOW w AS (PARTITION BY operator_id))
         TO '{(context_dir / "stores.parquet").as_posix()}' (FORMAT parquet)"""
     )

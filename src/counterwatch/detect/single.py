@@ -28,6 +28,7 @@ from counterwatch.detect.scan import CONTEXT, SCORES, ScanContext
 from counterwatch.detect.scorer import Scorer
 from counterwatch.detect.signals import SIGNALS
 from counterwatch.errors import InputError
+from counterwatch.link.stage import OPERATORS
 from counterwatch.workspace import Workspace
 
 _DAY_US = 86_400_000_000
@@ -67,8 +68,18 @@ class ListingScorer:
                    "op_flagged", "op_confirmed", "operator_stores")  # fmt: skip
         stores = {r[0]: r[1:] for r in context.stores.select(columns).iter_rows()}
         opened = pl.from_arrow(read_table(ws, "stores", ["store_id", "created_at"]))
-        for store_id, created in opened.iter_rows():  # stores without listings yet: a first listing joins them
-            stores.setdefault(store_id, (0, 0, 0, None, created, 0, 0, 0, 1))
+        # Stores without listings yet: a first listing joins them, and their operator's history (from
+        # the last `link`) comes with them: a new store of an operator caught before is no clean slate.
+        operator_totals = {
+            r[0]: r[1:] for r in context.stores.select("operator_id", "op_n", "op_flagged", "op_confirmed",
+                                                       "operator_stores").unique("operator_id").iter_rows()
+        }  # fmt: skip
+        operator_of: dict[str, str] = {}
+        if (ws.out / OPERATORS).is_file():
+            operator_of = dict(pl.read_parquet(ws.out / OPERATORS, columns=["store_id", "operator_id"]).iter_rows())
+        for store_id, created in opened.iter_rows():
+            totals = operator_totals.get(operator_of.get(store_id, store_id), (0, 0, 0, 1))
+            stores.setdefault(store_id, (0, 0, 0, None, created, *totals))
         for signal in SIGNALS:  # automata and regexes now, not on the first listing
             ctx.prepared(signal)
         scorer = Scorer.for_workspace(ws)

@@ -12,7 +12,7 @@ The kind's weight absorbs ``log2(m)``, ``log2(N)`` and the prior, so it is confi
 
 A pair's weight is the sum over the distinct values it shares (families are taken as
 independent, as Fellegi–Sunter does; values within one family are not, so a family gives a pair
-at most its strongest value's weight); pairs at or above ``[link] threshold`` are links. Values
+its strongest value's bits); pairs at or above ``[link] threshold`` are links. Values
 still worth at least ``min_value_bits`` are the blocking keys: a value shared by so many stores
 that it says nothing generates no pairs at all, which also bounds the work.
 """
@@ -100,13 +100,13 @@ def pair_weights(values: pl.DataFrame, settings: LinkSettings) -> tuple[pl.DataF
     )
     pairs = pairs.drop("bits", "_other").join(cohesion, on="key")
     # Values of one family are not independent (a reseller using one official photo of a product
-    # uses the others; two phones of one courier): a family gives a pair at most its strongest
-    # value's weight.
+    # uses the others; an office's IPv4 and IPv6 exits): a family gives a pair its strongest value's
+    # bits, so two weak values of one family never add up to a link.
     per_family = (
         pairs.sort(["bits", "key"], descending=[True, False])  # a fixed order: the same evidence lists every run
         .group_by("store_a", "store_b", "family")
         .agg(
-            pl.col("bits").sum().clip(upper_bound=pl.col("weight").max()).alias("bits"),
+            pl.col("bits").max().alias("bits"),
             pl.struct("key", "shared_by", "cohesion", "bits").alias("evidence"),
         )
     )
@@ -122,13 +122,13 @@ def pair_weights(values: pl.DataFrame, settings: LinkSettings) -> tuple[pl.DataF
     return out, cohesion
 
 
-def evidence_expr() -> pl.Expr:
+def evidence_expr(cohesion_min_stores: int) -> pl.Expr:
     """The ``evidence`` structs as sentences an investigator reads."""
     e = pl.element().struct
-    family = e.field("key").str.split_exact(":", 1).struct.field("field_0")
-    value = e.field("key").str.split_exact(":", 1).struct.field("field_1")
+    parts = e.field("key").str.splitn(":", 2)  # an IPv6 key has colons of its own
+    family, value = parts.struct.field("field_0"), parts.struct.field("field_1")
     tied = (
-        pl.when(e.field("cohesion").is_not_null() & (e.field("shared_by") >= 3))
+        pl.when(e.field("cohesion").is_not_null() & (e.field("shared_by") >= cohesion_min_stores))
         .then(
             pl.concat_str(
                 pl.lit(", "),

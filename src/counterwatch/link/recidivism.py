@@ -5,7 +5,7 @@
 once. ``check(store)`` normalises the new store's identifiers with the same rules as the batch
 (``normalize.normalize_one``), looks each key up, and weighs what the new store shares with each
 known store as linking does (``evidence.bits`` with the new store counted among the sharers,
-the value's cohesion discount from the last run, each family capped at its strongest weight);
+the value's cohesion discount from the last run, each family counting its strongest value);
 operators with a store at or above the threshold come back strongest first, with the evidence.
 Identifiers that identify no one are returned as unusable with their reason, never used. A
 dictionary lookup per identifier: well under a millisecond.
@@ -64,7 +64,6 @@ class RecidivismIndex:
         a list of ``{"kind": ..., "value": ...}`` as in ``store_identifiers``."""
         cfg = self.settings
         per_store: dict[str, dict[str, list[tuple[float, str]]]] = defaultdict(lambda: defaultdict(list))
-        caps: dict[str, float] = {}
         operator_of: dict[str, str] = {}
         unusable, seen = [], set()
         for ident in store.get("identifiers") or ():
@@ -84,14 +83,13 @@ class RecidivismIndex:
                 continue
             if n >= cfg.cohesion_min_stores and cohesion is not None:  # as linking discounted it
                 b *= min(1.0, cohesion / cfg.cohesion_full)
-            caps[family] = max(caps.get(family, 0.0), weight)
             text = f"{key.split(':', 1)[0]} {key.split(':', 1)[1]} shared by {n} stores (+{b:.1f} bits)"
             for store_id, operator_id in holders:
                 per_store[store_id][family].append((b, text))
                 operator_of[store_id] = operator_id
         best: dict[str, OperatorMatch] = {}
         for store_id, families in per_store.items():
-            weight = sum(min(sum(b for b, _ in hits), caps[f]) for f, hits in families.items())
+            weight = sum(max(b for b, _ in hits) for hits in families.values())  # a family: its strongest value
             if weight < cfg.threshold:
                 continue
             op = operator_of[store_id]

@@ -76,7 +76,7 @@ def link(ws: Workspace, settings: Settings | None = None, progress: Callable[[st
     links = pairs.filter(pl.col("weight") >= cfg.threshold)
     say(f"clustering {links.height:,} links")
     operators, kept = cluster(stores["store_id"], links, cfg.threshold, cfg.max_operator_stores)
-    kept = kept.with_columns(evidence_expr().alias("evidence")).select(
+    kept = kept.with_columns(evidence_expr(cfg.cohesion_min_stores).alias("evidence")).select(
         "store_a", "store_b", "operator_id", "weight", "evidence"
     )
     # Photos are evidence between stores, but a store signing up has no listings yet: the identifier
