@@ -242,12 +242,15 @@ def demo(
     generate(out=directory, listings=listings, seed=seed, fmt="parquet", bad_rows=0.002)
     ws = Workspace.at(directory)
     (ws.root / "models" / "detect-model.joblib").unlink(missing_ok=True)  # a model from an earlier demo
+    for old in ws.root.glob("counterwatch.db*"):  # and the case state of an earlier demo
+        old.unlink()
     try:
         _run(ws)
     except CounterwatchError as exc:
         raise _fail(exc) from exc
     try:
         _train_and_report(ws)
+        enforce(workspace=directory, db=None)  # the trained model's bands into the case state
     except CounterwatchError as exc:  # a small demo may have too few labels: the built-in weights stay
         console.print(f"[yellow]not trained:[/] {exc}", highlight=False)
     evaluate(workspace=directory, as_json=False)
@@ -331,6 +334,150 @@ def link(workspace: WorkspaceArg) -> None:
     )
     for reason, n in r.unusable_reasons.items():
         console.print(f"  unusable: {reason}: {n:,}", highlight=False)
+
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Case database URL (default: $COUNTERWATCH_DB, else sqlite WORKSPACE/counterwatch.db), "
+                              "e.g. postgresql+psycopg://user@host/counterwatch.", show_default=False),
+]  # fmt: skip
+
+
+@app.command()
+def enforce(workspace: WorkspaceArg, db: DbOption = None) -> None:
+    """Turn the scan into action in the case database: take down the `block` band, queue the `review` band.
+
+    Imports the brand registry (rights holders, brands, trademarks), the stores with their operators
+    and every listing with its score; files the workspace's `notices` (a notice relying on an unknown
+    or expired trademark is recorded as rejected, with the reason); takes blocked listings down with a
+    statement of reasons and penalty points; queues listings for review. Rerunning it creates nothing
+    twice: only listings that are new or changed since the last run are acted on.
+
+    **Example:** `counterwatch enforce ./counterwatch-demo --db postgresql+psycopg://cw@localhost/cw`
+    """
+    from counterwatch.enforce.stage import enforce as run_enforce
+    from counterwatch.enforce.timing import time_to_action
+    from counterwatch.store.db import database_url, open_database
+
+    ws = Workspace.at(workspace)
+    try:
+        database = open_database(database_url(ws.root, db))
+        with _spinner() as progress:
+            task = progress.add_task("enforcing")
+            r = run_enforce(ws, load_settings(ws.root), database, lambda m: progress.update(task, description=m))
+        with database.session() as s:
+            timing = time_to_action(s)
+    except CounterwatchError as exc:
+        raise _fail(exc) from exc
+    console.print(
+        f"{r.listings_added:,} listings added, {r.listings_changed:,} changed; {r.takedowns:,} taken down, "
+        f"{r.review_items:,} queued for review, {r.withdrawn:,} withdrawn from review; "
+        f"{r.notices_filed:,} notices filed ({r.notices_rejected:,} rejected for their right)", highlight=False)  # fmt: skip
+    if r.store_actions:
+        console.print("  actions: " + ", ".join(f"{k} {v:,}" for k, v in sorted(r.store_actions.items())), highlight=False)
+    n = timing["notices"]
+    if n["decided"]:
+        console.print(f"  notices decided: {n['decided']:,} of {n['arrived']:,}; time to action median "
+                      f"{n['median_hours']:.1f} h, p95 {n['p95_hours']:.1f} h, within 24 h {n['within_24h']:.1%}",
+                      highlight=False)  # fmt: skip
+    console.print(f"  case database: {database.engine.url.render_as_string(hide_password=True)}", highlight=False)
+
+
+@app.command()
+def serve(
+    workspace: WorkspaceArg,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    db: DbOption = None,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+) -> None:
+    """Start the API (OpenAPI description at /docs and /openapi.json).
+
+    Create accounts first with `counterwatch users add`; clients exchange a password for a token at
+    `POST /auth/token` and send `Authorization: Bearer <token>`.
+
+    **Example:** `counterwatch serve ./counterwatch-demo --port 8000`
+    """
+    import uvicorn
+
+    from counterwatch.store.db import database_url, open_database
+
+    ws = Workspace.at(workspace)
+    url = database_url(ws.root, db)
+    try:
+        open_database(url).dispose()  # migrate once, before the workers start
+    except CounterwatchError as exc:
+        raise _fail(exc) from exc
+    os.environ["COUNTERWATCH_SERVE_WORKSPACE"] = str(ws.root)
+    os.environ["COUNTERWATCH_SERVE_DB"] = url
+    console.print(f"counterwatch API on http://{host}:{port}  (docs: http://{host}:{port}/docs)", highlight=False)
+    uvicorn.run("counterwatch.api.serve:app", host=host, port=port, workers=workers, log_level="warning",
+                factory=False)  # fmt: skip
+
+
+users = typer.Typer(help="Accounts of the API: add users and issue tokens.", no_args_is_help=True)
+app.add_typer(users, name="users")
+
+
+@users.command("add")
+def users_add(
+    workspace: WorkspaceArg,
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help="admin, reviewer, investigator, liaison, brand or seller.")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    rights_holder: Annotated[str | None, typer.Option(help="For a brand user: its rights holder's name.")] = None,
+    seller_id: Annotated[str | None, typer.Option(help="For a seller user: the seller_id of its stores.")] = None,
+    token: Annotated[bool, typer.Option("--token", help="Also issue an API token and print it (once).")] = False,
+    db: DbOption = None,
+) -> None:
+    """Create an API account (the password is hashed with argon2; it is never stored).
+
+    **Example:** `printf '%s' "$PW" | counterwatch users add ./counterwatch-demo alice --role reviewer --password-stdin`
+    """
+    from counterwatch.api.auth import add_user, issue_token
+    from counterwatch.store.db import database_url, open_database
+
+    password = sys.stdin.read().rstrip("\n") if password_stdin else None
+    if password_stdin and len(password or "") < 8:
+        raise _fail(CounterwatchError("the password must have at least 8 characters"))
+    try:
+        database = open_database(database_url(Workspace.at(workspace).root, db))
+        with database.session() as s:
+            user = add_user(s, username, role, password, rights_holder=rights_holder, seller_id=seller_id)
+            issued = issue_token(s, user, "cli") if token else None
+    except CounterwatchError as exc:
+        raise _fail(exc) from exc
+    console.print(f"user {username} ({role}) created", highlight=False)
+    if issued:
+        console.print(issued, highlight=False)
+
+
+@users.command("token")
+def users_token(
+    workspace: WorkspaceArg,
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    db: DbOption = None,
+) -> None:
+    """Issue a new API token for a user and print it (it is shown once; only its hash is kept).
+
+    **Example:** `counterwatch users token ./counterwatch-demo alice`
+    """
+    from sqlalchemy import select
+
+    from counterwatch.api.auth import issue_token
+    from counterwatch.store.db import database_url, open_database
+    from counterwatch.store.models import User
+
+    try:
+        database = open_database(database_url(Workspace.at(workspace).root, db))
+        with database.session() as s:
+            user = s.execute(select(User).where(User.username == username)).scalar()
+            if user is None:
+                raise CounterwatchError(f"no user {username!r}: create it with `counterwatch users add`")
+            issued = issue_token(s, user, "cli")
+    except CounterwatchError as exc:
+        raise _fail(exc) from exc
+    console.print(issued, highlight=False)
 
 
 @app.command()

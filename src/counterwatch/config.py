@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 import pycountry
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -86,12 +87,112 @@ class LinkSettings(BaseModel):
         return {**DEFAULT_LINK_WEIGHTS, **value}
 
 
+class Violation(BaseModel):
+    """A kind of violation: the points it adds to a store and for how long they count."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    points: int = Field(ge=0)
+    counts_for_days: int = Field(365, ge=1)
+
+
+class PenaltyStep(BaseModel):
+    """What happens to a store whose active points reach ``at_points``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at_points: int = Field(ge=1)
+    action: Literal["warn", "suspend", "close"]
+    #: for ``suspend``: how long the store stays suspended
+    suspend_days: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _days(self) -> PenaltyStep:
+        if self.action == "suspend" and self.suspend_days is None:
+            raise ValueError(f"the suspend step at {self.at_points} points needs suspend_days")
+        return self
+
+
+def _default_violations() -> dict[str, Violation]:
+    return {
+        "counterfeit": Violation(points=12, counts_for_days=365),
+        "trademark_misuse": Violation(points=4, counts_for_days=180),
+        "misleading_listing": Violation(points=2, counts_for_days=90),
+    }
+
+
+def _default_steps() -> list[PenaltyStep]:
+    return [
+        PenaltyStep(at_points=12, action="warn"),
+        PenaltyStep(at_points=24, action="suspend", suspend_days=14),
+        PenaltyStep(at_points=36, action="close"),
+    ]
+
+
+class PenaltyPolicy(BaseModel):
+    """The penalty policy: versioned, so every ledger entry says under which rules it was counted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = "default-2026-11"
+    #: the take-down reason codes and what each counts (a reason code without points is refused)
+    violations: dict[str, Violation] = Field(default_factory=_default_violations)
+    #: violations of one store within this many days of the first count once (the heaviest of them),
+    #: so a burst found in one sweep is one violation, not many
+    group_window_days: float = Field(3.0, ge=0)
+    steps: list[PenaltyStep] = Field(default_factory=_default_steps)
+    #: a store is warned at least once before it is suspended or closed
+    warn_before_suspend: bool = True
+    #: automated takedowns (detection's block band) add points too; off means only a person's
+    #: decision does
+    automated_takedowns_count: bool = True
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PenaltyPolicy:
+        levels = [s.at_points for s in self.steps]
+        if levels != sorted(set(levels)):
+            raise ValueError(f"steps must have strictly increasing at_points, got {levels}")
+        return self
+
+
+class ReputationSettings(BaseModel):
+    """Notifier reputation over a rolling window (the good-faith tier, warnings, suspension)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window_days: int = Field(90, ge=1)
+    #: decided notices a rights holder needs in the window before its rates are judged
+    min_decided: int = Field(20, ge=1)
+    good_faith_takedown_rate: float = Field(0.90, ge=0, le=1)
+    good_faith_max_counter_rate: float = Field(0.05, ge=0, le=1)
+    #: good-faith notices are taken down without waiting for a reviewer (still appealable)
+    good_faith_auto_approve: bool = False
+    #: unfounded notices (rejected, dismissed, or reversed on appeal) in the window that earn a
+    #: warning, and then a suspension, when they are also at least ``abuse_share`` of the decided ones
+    warn_after_unfounded: int = Field(10, ge=1)
+    suspend_after_unfounded: int = Field(20, ge=1)
+    abuse_share: float = Field(0.5, ge=0, le=1)
+    suspend_days: int = Field(30, ge=1)
+
+
+class EnforceSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: days a seller has to appeal a restriction (DSA Art. 20: at least six months)
+    appeal_window_days: int = Field(183, ge=1)
+    #: the block band is taken down without a person (automated detection and decision)
+    auto_takedown: bool = True
+    policy: PenaltyPolicy = PenaltyPolicy()
+    reputation: ReputationSettings = ReputationSettings()
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     workspace: WorkspaceSettings = WorkspaceSettings()
     detect: DetectSettings = DetectSettings()
     link: LinkSettings = LinkSettings()
+    enforce: EnforceSettings = EnforceSettings()
 
 
 DEFAULT_TOML = """\
@@ -136,6 +237,50 @@ warehouse = 6.0        # fulfilment warehouses are shared by design
 ip = 9.0               # offices and carriers share exit addresses: popular ones fade by frequency
 contact_name = 3.0     # common names are shared by strangers
 photo = 7.0            # the same product photo in two stores' listings (official shots are shared widely)
+
+[enforce]
+# Sellers may appeal a restriction for this many days (DSA Art. 20 asks for at least six months).
+appeal_window_days = 183
+# Detection's block band is taken down without a person; its review band is queued for one.
+auto_takedown = true
+
+[enforce.policy]
+# The penalty policy. Each take-down reason code is a violation with points that count for a while;
+# a store's active points decide the steps below. Change `version` when you change the rules.
+version = "default-2026-11"
+group_window_days = 3.0          # violations within 3 days of the first count once
+warn_before_suspend = true
+automated_takedowns_count = true
+
+[enforce.policy.violations]
+counterfeit = { points = 12, counts_for_days = 365 }
+trademark_misuse = { points = 4, counts_for_days = 180 }
+misleading_listing = { points = 2, counts_for_days = 90 }
+
+[[enforce.policy.steps]]
+at_points = 12
+action = "warn"
+
+[[enforce.policy.steps]]
+at_points = 24
+action = "suspend"
+suspend_days = 14
+
+[[enforce.policy.steps]]
+at_points = 36
+action = "close"                 # three serious violations within a year close the store
+
+[enforce.reputation]
+# Rights holders' notices over a rolling window decide their tier and, on abuse, their status.
+window_days = 90
+min_decided = 20
+good_faith_takedown_rate = 0.90
+good_faith_max_counter_rate = 0.05
+good_faith_auto_approve = false
+warn_after_unfounded = 10
+suspend_after_unfounded = 20
+abuse_share = 0.5
+suspend_days = 30
 """
 
 

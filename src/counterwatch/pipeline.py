@@ -57,10 +57,26 @@ def run_scan(ws: Workspace, settings: Settings, progress: Callable[[str], None])
     return StageResult("scan", summary + f" (model {result.model})", ["out/scores.parquet"], details=result)
 
 
+def run_enforce(ws: Workspace, settings: Settings, progress: Callable[[str], None]) -> StageResult:
+    from counterwatch.enforce.stage import enforce
+    from counterwatch.store.db import database_url, open_database
+
+    db = open_database(database_url(ws.root))
+    try:
+        r = enforce(ws, settings, db, progress)
+    finally:
+        db.dispose()
+    summary = (f"{r.takedowns:,} taken down, {r.review_items:,} queued for review, {r.notices_filed:,} notices filed "
+               f"({r.notices_rejected:,} rejected), {sum(r.store_actions.get(k, 0) for k in ('warn', 'suspend_store', 'close_store')):,} store actions")  # fmt: skip
+    return StageResult("enforce", summary, ["counterwatch.db"], details=r)
+
+
 STAGES: list[Stage] = [
     Stage("validate", "check every input table; valid rows to out/tables/, bad rows to quarantine/", run_validate),
     Stage("link", "find the operators behind the stores from the identifiers they share", run_link),
     Stage("scan", "score every listing for counterfeit risk with reasons", run_scan),
+    Stage("enforce", "take the block band down, queue the review band, file notices, apply the penalty policy",
+          run_enforce),
 ]
 
 

@@ -1,0 +1,1 @@
+"""Enforce: notices, review, takedowns, the penalty policy, appeals, statements of reasons."""
