@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +13,15 @@ import pyarrow as pa
 import pytest
 
 from counterwatch.contract.writer import write_table
+from tests.pgcluster import (
+    ENV_URL,
+    DatabaseFactory,
+    PgUnavailable,
+    check_server,
+    normalize_url,
+    pg_unavailable_action,
+    throwaway_cluster,
+)
 
 BRANDS: list[dict[str, Any]] = [
     {
@@ -84,3 +96,71 @@ def make_workspace(tmp_path: Path):
         return write_workspace(tmp_path / name, tables, fmt, brands)
 
     return make
+
+
+# --------------------------------------------------------------------------- case-state databases
+# ``db_url`` runs a test against SQLite and against a real PostgreSQL (see docs/testing.md): each
+# pytest-xdist worker starts its own throwaway cluster (tests/pgcluster.py) the first time a
+# PostgreSQL test needs it, or uses the server named by COUNTERWATCH_TEST_PG_URL.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgresql: runs against a real PostgreSQL server (-m 'not postgresql')")
+
+
+def _pg_unavailable(reason: str) -> None:
+    message = f"PostgreSQL unavailable: {reason}"
+    if pg_unavailable_action(reason, os.environ) == "fail":
+        pytest.fail(
+            message + f" (failing, not skipping: CI={os.environ.get('CI', '')!r}, "
+            f"{ENV_URL}={'set' if os.environ.get(ENV_URL) else 'unset'})",
+            pytrace=False,
+        )
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """SQLAlchemy URL (postgresql+psycopg://) of a PostgreSQL database for this test session:
+    COUNTERWATCH_TEST_PG_URL when set, else a throwaway cluster started for this worker."""
+    stack = ExitStack()
+    unavailable = ""
+    try:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as exc:
+            raise PgUnavailable(f"the psycopg driver is not importable ({exc})") from exc
+        explicit = os.environ.get(ENV_URL, "").strip()
+        if explicit:
+            url = normalize_url(explicit)
+            check_server(url)
+        else:
+            url = stack.enter_context(throwaway_cluster())
+    except PgUnavailable as exc:
+        unavailable = str(exc)
+    if unavailable:
+        _pg_unavailable(unavailable)  # skips or fails; outside the except so no chained traceback
+    with stack:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pg_databases(pg_url: str) -> Iterator[DatabaseFactory]:
+    factory = DatabaseFactory(pg_url)
+    yield factory
+    factory.dispose()
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)], ids=["sqlite", "postgresql"]
+)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A SQLAlchemy URL of an empty database: a SQLite file in ``tmp_path``, or a fresh PostgreSQL
+    database created for this test alone and dropped after it."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/counterwatch.db"
+        return
+    factory: DatabaseFactory = request.getfixturevalue("pg_databases")
+    url = factory.create()
+    yield url
+    factory.drop(url)
