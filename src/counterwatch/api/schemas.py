@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+#: the largest id or offset the databases hold (PostgreSQL ``integer``); beyond it a query would fail
+MAX_INT = 2**31 - 1
 Id = Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")
 Text = Field(default="", max_length=10_000)
 
@@ -76,7 +78,7 @@ class BrandIn(BaseModel):
     brand_id: str = Id
     name: str = Field(min_length=1, max_length=200)
     #: admins name the rights holder; a brand user registers for its own
-    rights_holder_id: int | None = None
+    rights_holder_id: int | None = Field(None, ge=1, le=MAX_INT)
 
 
 class BrandOut(Out):
@@ -258,7 +260,7 @@ class StatementOut(Out):
 
 class AppealIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    action_id: int = Field(ge=1)
+    action_id: int = Field(ge=1, le=MAX_INT)
     statement: str = Field(min_length=1, max_length=10_000)
 
 

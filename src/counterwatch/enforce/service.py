@@ -117,6 +117,7 @@ class Enforcement:
         st = self.s.get(Store, store_id)
         if st is None or not self._store_visible(st):
             raise self._missing("store", store_id, denied=st is not None)
+        self._expire_suspension(st)  # a suspension ends when its time is up, not at the next violation
         return st
 
     def listing(self, listing_id: str) -> Listing:
@@ -315,7 +316,8 @@ class Enforcement:
         item = self.review_item(item_id)
         return self._decide(item, outcome, reason_code, note, automated=False)
 
-    def _decide(self, item: ReviewItem, outcome: str, reason_code: str, note: str, automated: bool) -> Decision:
+    def _decide(self, item: ReviewItem, outcome: str, reason_code: str, note: str, automated: bool,
+                automated_detection: bool | None = None) -> Decision:  # fmt: skip
         allowed = TAKE_DOWN if outcome == "take_down" else KEEP if outcome == "keep" else None
         if allowed is None:
             raise RefusedError(f"outcome {outcome!r} is not take_down or keep")
@@ -345,8 +347,10 @@ class Enforcement:
         assert listing is not None
         if outcome == "take_down":
             if listing.status == "active":
+                if automated_detection is None:
+                    automated_detection = item.source == "detection"
                 self._take_down(listing, reason_code, note, item=item, notice=notice,
-                                automated_detection=item.source == "detection", automated_decision=automated)  # fmt: skip
+                                automated_detection=automated_detection, automated_decision=automated)  # fmt: skip
         if notice is not None:
             before = notice.status
             notice.status = "upheld" if outcome == "take_down" else "dismissed"
@@ -599,8 +603,11 @@ class Enforcement:
             return  # a person suspended or closed it for reasons of its own; that stands until undone
         pts = self.points(store)
         allowed = "active"
+        # undoing the very suspension or closure the store is under lifts it; the points stay on the
+        # ledger for the next step. Undoing anything else leaves what the remaining points call for.
+        lifted = {"suspend_store": "suspended", "close_store": "closed"}.get(act.kind) == store.status
         for s in self.cfg.policy.steps:
-            if pts >= s.at_points and s.action in ("suspend", "close"):
+            if not lifted and pts >= s.at_points and s.action in ("suspend", "close"):
                 allowed = "closed" if s.action == "close" else "suspended"
         if penalty.SEVERITY[store.status] > penalty.SEVERITY[allowed]:
             before = _state(store, "status", "suspended_until")

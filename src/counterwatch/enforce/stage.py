@@ -116,7 +116,7 @@ def _sync_stores(s: Any, ws: Workspace, r: EnforceResult, now: Callable[[], dt.d
     stores = pl.from_arrow(read_table(ws, "stores", ["store_id", "seller_id", "name", "status"]))
     assert isinstance(stores, pl.DataFrame)
     stores = stores.join(_operators(ws), on="store_id", how="left")
-    have = dict(s.execute(select(Store.store_id, Store.operator_id)).tuples().all())
+    have = dict(s.execute(select(Store.store_id, Store.operator_id)).all())
     t = now()
     new = [dict(row, updated_at=t, suspended_until=None, warned_at=None)
            for row in stores.filter(~pl.col("store_id").is_in(list(have))).iter_rows(named=True)]  # fmt: skip
@@ -154,7 +154,7 @@ def _sync_listings(db: Database, ws: Workspace, r: EnforceResult, now: Callable[
         reasons=pl.when(pl.col("band") != "allow").then(pl.col("reasons")).otherwise(pl.lit([], pl.List(pl.String))),
     )  # fmt: skip
     with db.session() as s:
-        have = pl.DataFrame(s.execute(select(Listing.listing_id, Listing.scored_digest)).tuples().all(),
+        have = pl.DataFrame(s.execute(select(Listing.listing_id, Listing.scored_digest)).all(),
                             schema={"listing_id": pl.String, "old_digest": pl.String}, orient="row")  # fmt: skip
     joined = frame.join(have, on="listing_id", how="left")
     new = joined.filter(pl.col("old_digest").is_null())
@@ -214,7 +214,9 @@ def _act(db: Database, settings: Settings, changed: pl.DataFrame, r: EnforceResu
                     continue
                 item = s.scalars(select(ReviewItem).where(ReviewItem.listing_id == lid, ReviewItem.status == "open")).first()
                 if item is not None:
-                    svc._decide(item, "take_down", "counterfeit", "detection's block band", automated=True)
+                    # the block band found it (automated detection), whatever queued the item first
+                    svc._decide(item, "take_down", "counterfeit", "detection's block band", automated=True,
+                                automated_detection=True)  # fmt: skip
                 else:
                     svc._take_down(listing, "counterfeit", "", automated_detection=True, automated_decision=True)
                 r.takedowns += 1
@@ -247,4 +249,4 @@ def _store_action_counts(db: Database) -> dict[str, int]:
     from counterwatch.store.models import Action
 
     with db.session() as s:
-        return dict(s.execute(select(Action.kind, func.count()).group_by(Action.kind)).tuples().all())
+        return dict(s.execute(select(Action.kind, func.count()).group_by(Action.kind)).all())

@@ -37,12 +37,22 @@ def database_url(workspace: Path, override: str | None = None) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling begins lazily at the first write and commits on SAVEPOINT
+    # release; SQLAlchemy's documented recipe hands transactions to us instead (see _sqlite_begin)
+    dbapi_connection.isolation_level = None
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA foreign_keys=ON")  # SQLite checks references only when asked
     cur.execute("PRAGMA journal_mode=WAL")  # readers do not block the one writer
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # IMMEDIATE takes the write lock at the start: a second writer waits (busy_timeout) and then sees
+    # the first one's commit, instead of failing on a stale snapshot when it upgrades a read lock.
+    # So "exactly one reviewer's decision wins, the other is told" holds under real concurrency.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -53,6 +63,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)

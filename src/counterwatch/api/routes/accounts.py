@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, HTTPException, Query, Request, status
 from sqlalchemy import select
 
 from counterwatch.api import schemas as sc
@@ -21,12 +23,14 @@ def token(body: sc.TokenRequest, request: Request) -> sc.TokenOut:
     """Exchange a username and password for a bearer token."""
     with request.app.state.db.session() as s:
         user = s.execute(select(User).where(User.username == body.username, User.active.is_(True))).scalar()
-        if user is None or not verify_password(user.password_hash, body.password):
-            s.add(AuditEntry(actor_id=None, actor=body.username[:100], verb="login_failed", entity="user",
-                             entity_id=body.username[:100], why=""))  # fmt: skip
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password",
-                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
-        return sc.TokenOut(access_token=issue_token(s, user, "login"), role=user.role)
+        if user is not None and verify_password(user.password_hash, body.password):
+            return sc.TokenOut(access_token=issue_token(s, user, "login"), role=user.role)
+    # the failed attempt is audited in its own transaction (raising inside the one above rolled it back)
+    with request.app.state.db.session() as s:
+        s.add(AuditEntry(actor_id=None, actor=body.username[:100], verb="login_failed", entity="user",
+                         entity_id=body.username[:100], why=""))  # fmt: skip
+    raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password",
+                        headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
 
 
 @router.get("/me", response_model=sc.Me, tags=["auth"])
@@ -51,7 +55,7 @@ def create_rights_holder(body: sc.RightsHolderIn, request: Request, actor: Curre
 
 
 @router.get("/rights-holders/{rights_holder_id}/reputation", response_model=sc.ReputationOut, tags=["rights"])
-def reputation(rights_holder_id: int, request: Request, actor: CurrentActor) -> sc.ReputationOut:
+def reputation(rights_holder_id: Annotated[int, Path(ge=1, le=sc.MAX_INT)], request: Request, actor: CurrentActor) -> sc.ReputationOut:
     """A notifier's record over the rolling window: staff see any, a brand user its own."""
     with unit(request, actor) as svc:
         rh = svc.s.get(RightsHolder, rights_holder_id)
@@ -94,7 +98,7 @@ def list_trademarks(brand_id: str, request: Request, actor: CurrentActor) -> lis
 @router.get("/audit", response_model=list[sc.AuditOut], tags=["admin"])
 def audit(request: Request, actor: CurrentActor, entity: str | None = Query(None, max_length=50),
           entity_id: str | None = Query(None, max_length=100), limit: int = Query(100, ge=1, le=1000),
-          offset: int = Query(0, ge=0)) -> list[sc.AuditOut]:  # fmt: skip
+          offset: int = Query(0, ge=0, le=sc.MAX_INT)) -> list[sc.AuditOut]:  # fmt: skip
     """The append-only audit log (admins)."""
     with unit(request, actor) as svc:
         return [sc.AuditOut.model_validate(e) for e in svc.audit_log(entity, entity_id, limit, offset)]

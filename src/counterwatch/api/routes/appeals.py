@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
 
 from counterwatch.api import schemas as sc
 from counterwatch.api.auth import CurrentActor
@@ -22,19 +24,19 @@ def file_appeal(body: sc.AppealIn, request: Request, actor: CurrentActor) -> sc.
 @router.get("/appeals", response_model=list[sc.AppealOut])
 def list_appeals(request: Request, actor: CurrentActor,
                  status: str | None = Query(None, pattern="^(open|upheld|rejected)$"),
-                 limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> list[sc.AppealOut]:  # fmt: skip
+                 limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=sc.MAX_INT)) -> list[sc.AppealOut]:  # fmt: skip
     with unit(request, actor) as svc:
         return [sc.AppealOut.model_validate(a) for a in svc.appeals(status, limit, offset)]
 
 
 @router.get("/appeals/{appeal_id}", response_model=sc.AppealOut)
-def get_appeal(appeal_id: int, request: Request, actor: CurrentActor) -> sc.AppealOut:
+def get_appeal(appeal_id: Annotated[int, Path(ge=1, le=sc.MAX_INT)], request: Request, actor: CurrentActor) -> sc.AppealOut:
     with unit(request, actor) as svc:
         return sc.AppealOut.model_validate(svc.appeal(appeal_id))
 
 
 @router.post("/appeals/{appeal_id}/decision", response_model=sc.AppealOut)
-def decide_appeal(appeal_id: int, body: sc.AppealDecisionIn, request: Request, actor: CurrentActor) -> sc.AppealOut:
+def decide_appeal(appeal_id: Annotated[int, Path(ge=1, le=sc.MAX_INT)], body: sc.AppealDecisionIn, request: Request, actor: CurrentActor) -> sc.AppealOut:
     """Uphold (the action is undone, its points cancelled, the notifier's record marked) or reject.
     Someone other than the person who decided the action must handle it."""
     with unit(request, actor) as svc:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, HTTPException, Query, Request
 
 from counterwatch.api import schemas as sc
 from counterwatch.api.auth import CurrentActor
@@ -22,7 +24,7 @@ def get_store(store_id: str, request: Request, actor: CurrentActor) -> sc.StoreD
 @router.get("/listings", response_model=list[sc.ListingOut])
 def list_listings(request: Request, actor: CurrentActor, store_id: str | None = Query(None, max_length=100),
                   status: str | None = Query(None, pattern="^(active|removed)$"),
-                  limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> list[sc.ListingOut]:  # fmt: skip
+                  limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=sc.MAX_INT)) -> list[sc.ListingOut]:  # fmt: skip
     with unit(request, actor) as svc:
         return [sc.ListingOut.model_validate(li) for li in svc.listings(store_id, status, limit, offset)]
 
@@ -45,7 +47,7 @@ def act(body: sc.ActionIn, request: Request, actor: CurrentActor) -> list[sc.Act
             raise HTTPException(422, [{"loc": ["body", field], "msg": f"{body.kind} needs {field}", "type": "missing"}])
         return value  # type: ignore[no-any-return]
 
-    with unit(request, actor) as svc:
+    with unit(request, actor, savepoints=True) as svc:
         first_id = None
         if body.kind == "take_down":
             acts = [svc.take_down(need("listing_id"), body.reason_code or "counterfeit", body.note)]
@@ -72,7 +74,7 @@ def act(body: sc.ActionIn, request: Request, actor: CurrentActor) -> list[sc.Act
 
 
 @router.post("/actions/{action_id}/reinstate", response_model=sc.ActionOut, status_code=201)
-def reinstate(action_id: int, body: sc.ReinstateIn, request: Request, actor: CurrentActor) -> sc.ActionOut:
+def reinstate(action_id: Annotated[int, Path(ge=1, le=sc.MAX_INT)], body: sc.ReinstateIn, request: Request, actor: CurrentActor) -> sc.ActionOut:
     """Undo a takedown, suspension or closure: the points it added are cancelled."""
     with unit(request, actor) as svc:
         return sc.ActionOut.model_validate(svc.reinstate(action_id, body.note))
@@ -80,26 +82,26 @@ def reinstate(action_id: int, body: sc.ReinstateIn, request: Request, actor: Cur
 
 @router.get("/actions", response_model=list[sc.ActionOut])
 def list_actions(request: Request, actor: CurrentActor, store_id: str | None = Query(None, max_length=100),
-                 limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> list[sc.ActionOut]:  # fmt: skip
+                 limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=sc.MAX_INT)) -> list[sc.ActionOut]:  # fmt: skip
     with unit(request, actor) as svc:
         return [sc.ActionOut.model_validate(a) for a in svc.actions(store_id, limit, offset)]
 
 
 @router.get("/actions/{action_id}", response_model=sc.ActionOut)
-def get_action(action_id: int, request: Request, actor: CurrentActor) -> sc.ActionOut:
+def get_action(action_id: Annotated[int, Path(ge=1, le=sc.MAX_INT)], request: Request, actor: CurrentActor) -> sc.ActionOut:
     with unit(request, actor) as svc:
         return sc.ActionOut.model_validate(svc.action(action_id))
 
 
 @router.get("/statements", response_model=list[sc.StatementOut])
 def list_statements(request: Request, actor: CurrentActor, limit: int = Query(100, ge=1, le=1000),
-                    offset: int = Query(0, ge=0)) -> list[sc.StatementOut]:  # fmt: skip
+                    offset: int = Query(0, ge=0, le=sc.MAX_INT)) -> list[sc.StatementOut]:  # fmt: skip
     """Statements of reasons (DSA Art. 17): a seller sees those addressed to it."""
     with unit(request, actor) as svc:
         return [sc.StatementOut.model_validate(st) for st in svc.statements(limit, offset)]
 
 
 @router.get("/statements/{statement_id}", response_model=sc.StatementOut)
-def get_statement(statement_id: int, request: Request, actor: CurrentActor) -> sc.StatementOut:
+def get_statement(statement_id: Annotated[int, Path(ge=1, le=sc.MAX_INT)], request: Request, actor: CurrentActor) -> sc.StatementOut:
     with unit(request, actor) as svc:
         return sc.StatementOut.model_validate(svc.statement(statement_id))

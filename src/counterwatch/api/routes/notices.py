@@ -31,7 +31,7 @@ def _to_service(n: sc.NoticeIn) -> NoticeIn:
 def file_notice(body: sc.NoticeIn, request: Request, actor: CurrentActor) -> sc.NoticeOut:
     """File one notice. A notice relying on an unknown or expired trademark is recorded with status
     ``rejected`` and the reason; a valid one goes to review."""
-    with unit(request, actor) as svc:
+    with unit(request, actor, savepoints=True) as svc:
         return sc.NoticeOut.model_validate(svc.file_notice(_to_service(body)))
 
 
@@ -67,7 +67,7 @@ def file_notices_bulk(request: Request, actor: CurrentActor,
     errors: list[sc.RowError] = []
     filed: list[sc.NoticeOut] = []
     rows = 0
-    with unit(request, actor) as svc:
+    with unit(request, actor, savepoints=True) as svc:
         for rows, raw in enumerate(reader, start=1):
             if rows > MAX_BULK_ROWS:
                 raise HTTPException(400, f"more than {MAX_BULK_ROWS:,} rows; split the file")
@@ -88,6 +88,9 @@ def file_notices_bulk(request: Request, actor: CurrentActor,
                 with svc.s.begin_nested():
                     filed.append(sc.NoticeOut.model_validate(svc.file_notice(_to_service(body))))
             except CounterwatchError as exc:
+                if isinstance(exc, NotFoundError) and exc.denied:  # outside the caller's scope: audited
+                    svc.audit("denied", exc.entity or "unknown", exc.entity_id[:100],
+                              why=f"POST /notices/bulk row {rows} outside the {actor.role}'s scope")  # fmt: skip
                 errors.append(sc.RowError(row=rows, column=_column_of(exc), notice_id=nid, message=str(exc)))
         return sc.BulkReport(rows=rows, accepted=len(filed), errors=errors, notices=filed,
                              rejected_by_rule=sum(n.status == "rejected" for n in filed))  # fmt: skip
@@ -96,7 +99,7 @@ def file_notices_bulk(request: Request, actor: CurrentActor,
 @router.get("/notices", response_model=list[sc.NoticeOut])
 def list_notices(request: Request, actor: CurrentActor,
                  status: str | None = Query(None, pattern="^(rejected|pending|upheld|dismissed|reversed)$"),
-                 limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> list[sc.NoticeOut]:  # fmt: skip
+                 limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=sc.MAX_INT)) -> list[sc.NoticeOut]:  # fmt: skip
     """Notices: a brand user sees its own rights holder's only."""
     with unit(request, actor) as svc:
         return [sc.NoticeOut.model_validate(n) for n in svc.notices(status, limit, offset)]
