@@ -411,7 +411,7 @@ def serve(
     os.environ["COUNTERWATCH_SERVE_WORKSPACE"] = str(ws.root)
     os.environ["COUNTERWATCH_SERVE_DB"] = url
     console.print(f"counterwatch API on http://{host}:{port}  (docs: http://{host}:{port}/docs)", highlight=False)
-    uvicorn.run("counterwatch.api.serve:app", host=host, port=port, workers=workers, log_level="warning",
+    uvicorn.run("counterwatch.api.serve:app", host=host, port=port, workers=workers, log_level="warning", access_log=False,
                 factory=False)  # fmt: skip
 
 

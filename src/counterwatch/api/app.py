@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, ORJSONResponse
 
 from counterwatch import __version__
 from counterwatch.api.routes import ROUTERS
@@ -35,7 +35,8 @@ exist, and the attempt is audited.
 
 
 def create_app(db: Database, workspace: Path | None = None, settings: Settings | None = None) -> FastAPI:
-    app = FastAPI(title="counterwatch", version=__version__, description=DESCRIPTION)
+    app = FastAPI(title="counterwatch", version=__version__, description=DESCRIPTION,
+                  default_response_class=ORJSONResponse)  # fmt: skip
     app.state.db = db
     app.state.workspace = Workspace.at(workspace) if workspace else None
     app.state.settings = settings or (load_settings(app.state.workspace.root) if workspace else Settings())
@@ -67,7 +68,7 @@ def create_app(db: Database, workspace: Path | None = None, settings: Settings |
         return JSONResponse({"detail": str(exc)}, status_code=503)
 
     @app.get("/health", tags=["meta"])
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:
         return {"status": "ok", "database": db.dialect}
 
     return app

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from typing import Annotated
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from counterwatch.enforce.service import Actor
@@ -89,23 +90,39 @@ def actor_for(user: User) -> Actor:
 _bearer = HTTPBearer(auto_error=False, description="An API token from `POST /auth/token` or `counterwatch users token`.")
 
 
-def current_actor(request: Request,
-                  creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:  # fmt: skip
-    unauthorized = HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
-                                 headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+@dataclass(frozen=True)
+class Credential:
+    """The request's bearer token, as its SHA-256; resolved to an actor inside the request's own
+    transaction (``deps.unit``), so a request costs one connection and one commit, not two."""
+
+    digest: str
+
+
+def unauthorized() -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
+                         headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+
+
+def bearer(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Credential:
     if creds is None or not creds.credentials.startswith(TOKEN_PREFIX):
-        raise unauthorized
-    digest = token_digest(creds.credentials)
-    with request.app.state.db.session() as s:
-        row = s.execute(
-            select(User).join(ApiToken, ApiToken.user_id == User.id)
-            .where(ApiToken.token_sha256 == digest, ApiToken.revoked_at.is_(None), User.active.is_(True))
-        ).scalar()  # fmt: skip
-        if row is None:
-            raise unauthorized
-        actor = actor_for(row)
-    request.state.actor = actor
-    return actor
+        raise unauthorized()
+    return Credential(token_digest(creds.credentials))
 
 
-CurrentActor = Annotated[Actor, Depends(current_actor)]
+# built once: every request runs it, and building the expression costs more than running it
+_RESOLVE = (
+    select(User.id, User.username, User.role, User.rights_holder_id, User.seller_id)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_sha256 == bindparam("digest"), ApiToken.revoked_at.is_(None), User.active.is_(True))
+)
+
+
+def resolve(s: Session, credential: Credential) -> Actor:
+    """The active user holding the unrevoked token, as an actor; 401 otherwise."""
+    row = s.execute(_RESOLVE, {"digest": credential.digest}).first()
+    if row is None:
+        raise unauthorized()
+    return Actor(*row)
+
+
+CurrentActor = Annotated[Credential, Depends(bearer)]

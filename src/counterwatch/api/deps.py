@@ -7,24 +7,19 @@ from collections.abc import Iterator
 
 from fastapi import Request
 
-from counterwatch.enforce.service import Actor, Enforcement
+from counterwatch.api.auth import Credential, resolve
+from counterwatch.enforce.service import Enforcement
 
 
 @contextlib.contextmanager
-def unit(request: Request, actor: Actor, savepoints: bool = False) -> Iterator[Enforcement]:
-    """The workflow as ``actor`` in one transaction: committed when the block ends, rolled back on
-    any error (so a failed request leaves nothing half-written).
-
-    ``savepoints``: the request may use ``begin_nested`` (bulk rows, review decisions). The pysqlite
-    driver opens its transaction only before the first INSERT/UPDATE/DELETE, so a SAVEPOINT issued
-    before that starts the transaction itself and its RELEASE commits everything so far: a later
-    failure would leave the earlier rows behind. On SQLite such a request therefore opens its
-    transaction explicitly first (IMMEDIATE: it takes the write lock up front, so a concurrent
-    writer waits for it instead of failing on a stale snapshot)."""
+def unit(request: Request, credential: Credential, savepoints: bool = False) -> Iterator[Enforcement]:
+    """The workflow as the token's holder in one transaction: committed when the block ends, rolled
+    back on any error, so a failed request leaves nothing half-written. The token is resolved in the
+    same transaction (one connection, one commit per request). ``savepoints`` marks requests that
+    use ``begin_nested`` (bulk rows, decisions); ``store.db`` makes savepoints safe on every
+    database, so it is documentation only."""
     state = request.app.state
     with state.db.session() as s:
-        if savepoints and state.db.dialect == "sqlite":
-            conn = s.connection()
-            if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+        actor = resolve(s, credential)
+        request.state.actor = actor
         yield Enforcement(s, state.settings, actor)

@@ -7,7 +7,25 @@ import os
 from pathlib import Path
 
 from counterwatch.api.app import create_app
+from counterwatch.errors import InputError
 from counterwatch.store.db import open_database
 
-app = create_app(open_database(os.environ["COUNTERWATCH_SERVE_DB"], migrate=False),
-                 Path(os.environ["COUNTERWATCH_SERVE_WORKSPACE"]))  # fmt: skip
+# No pre-ping: it is a round trip before every request. A connection that died with the database is
+# invalidated on its first error instead (that one request fails), and connections are recycled hourly.
+_url = os.environ["COUNTERWATCH_SERVE_DB"]
+_opts = {} if _url.startswith("sqlite") else {"pool_pre_ping": False, "pool_recycle": 3600}
+app = create_app(open_database(_url, migrate=False, **_opts), Path(os.environ["COUNTERWATCH_SERVE_WORKSPACE"]))
+
+# Build the single-listing scorer and the recidivism index now, not on the first request (4-7 s).
+try:
+    from counterwatch.detect.single import ListingScorer
+
+    app.state.scorer = ListingScorer.for_workspace(app.state.workspace, app.state.settings)
+except InputError:
+    pass  # no scan yet: /listings/score answers 503 until there is one (and the server restarts)
+try:
+    from counterwatch.link.recidivism import RecidivismIndex
+
+    app.state.recidivism = RecidivismIndex.for_workspace(app.state.workspace, app.state.settings)
+except InputError:
+    pass

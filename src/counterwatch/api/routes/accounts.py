@@ -34,9 +34,10 @@ def token(body: sc.TokenRequest, request: Request) -> sc.TokenOut:
 
 
 @router.get("/me", response_model=sc.Me, tags=["auth"])
-def me(actor: CurrentActor) -> sc.Me:
-    return sc.Me(username=actor.username, role=actor.role, rights_holder_id=actor.rights_holder_id,
-                 seller_id=actor.seller_id)  # fmt: skip
+def me(request: Request, actor: CurrentActor) -> sc.Me:
+    with unit(request, actor) as svc:
+        a = svc.actor
+        return sc.Me(username=a.username, role=a.role, rights_holder_id=a.rights_holder_id, seller_id=a.seller_id)
 
 
 @router.post("/users", response_model=sc.UserOut, status_code=201, tags=["admin"])
@@ -44,7 +45,7 @@ def create_user(body: sc.UserIn, request: Request, actor: CurrentActor) -> sc.Us
     with unit(request, actor) as svc:
         svc._require("admin")
         user = add_user(svc.s, body.username, body.role, body.password, rights_holder=body.rights_holder,
-                        seller_id=body.seller_id, by=actor.username)  # fmt: skip
+                        seller_id=body.seller_id, by=svc.actor.username)  # fmt: skip
         return sc.UserOut.model_validate(user)
 
 
@@ -59,8 +60,8 @@ def reputation(rights_holder_id: Annotated[int, Path(ge=1, le=sc.MAX_INT)], requ
     """A notifier's record over the rolling window: staff see any, a brand user its own."""
     with unit(request, actor) as svc:
         rh = svc.s.get(RightsHolder, rights_holder_id)
-        own = actor.role == "brand" and actor.rights_holder_id == rights_holder_id
-        if rh is None or not (own or actor.role in ("admin", "reviewer", "investigator", "liaison")):
+        own = svc.actor.role == "brand" and svc.actor.rights_holder_id == rights_holder_id
+        if rh is None or not (own or svc.actor.role in ("admin", "reviewer", "investigator", "liaison")):
             raise NotFoundError(f"rights holder {rights_holder_id} not found", denied=rh is not None,
                                 entity="rights_holder", entity_id=str(rights_holder_id))  # fmt: skip
         rep = svc.reputation(rh)

@@ -68,7 +68,7 @@ def act(body: sc.ActionIn, request: Request, actor: CurrentActor) -> list[sc.Act
         from counterwatch.store.models import Action
 
         if first_id is not None:  # the policy steps the action set off come back with it
-            acts = list(svc.s.scalars(select(Action).where(Action.id >= first_id, Action.actor_id == actor.user_id)
+            acts = list(svc.s.scalars(select(Action).where(Action.id >= first_id, Action.actor_id == svc.actor.user_id)
                                       .order_by(Action.id)))  # fmt: skip
         return [sc.ActionOut.model_validate(a) for a in acts]
 
