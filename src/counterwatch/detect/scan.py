@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -47,17 +48,36 @@ class ScanResult:
     model: str = ""
 
 
-_STATE: dict[str, object] = {}  # the worker's context, scorer and bands, set by ``_init_worker``
+_STATE: dict[str, object] = {}  # the worker's context, scorer and bands, loaded once by ``_state``
 
 
-def _init_worker(ctx: DetectContext, scorer: Scorer, block: float, review: float) -> None:
-    _STATE.update(ctx=ctx, scorer=scorer, block=block, review=review)
+def _warm(_: int) -> int:
+    """Nothing: submitted while the context is built, so the pool's processes start (and import
+    Polars, DuckDB and the signals) at the same time instead of after it."""
+    return os.getpid()
 
 
-def _pass1(task: tuple[str, int, str]) -> int:
+def _state(path: str) -> dict[str, object]:
+    """The context, scorer and bands the scan pickled to ``path``, read once per process."""
+    if _STATE.get("path") != path:
+        with open(path, "rb") as f:
+            ctx, scorer, block, review = pickle.load(f)
+        _STATE.clear()
+        _STATE.update(path=path, ctx=ctx, scorer=scorer, block=block, review=review)
+    return _STATE
+
+
+def _scan_context(context_dir: str) -> ScanContext:
+    """Pass 2's store and product context, read once per process."""
+    if _STATE.get("context_dir") != context_dir:
+        _STATE.update(context_dir=context_dir, context=ScanContext.read(Path(context_dir)))
+    return _STATE["context"]  # type: ignore[return-value]
+
+
+def _pass1(task: tuple[str, str, int, str]) -> int:
     """Signals of one row group of the listings, written to a part file."""
-    path, row_group, out = task
-    ctx = _STATE["ctx"]
+    state, path, row_group, out = task
+    ctx = _state(state)["ctx"]
     table = pq.ParquetFile(path).read_row_group(row_group)
     df = signals_frame(pl.from_arrow(table), ctx)  # type: ignore[arg-type]
     df = df.with_columns(FLAGGED.alias("flagged"))
@@ -65,12 +85,13 @@ def _pass1(task: tuple[str, int, str]) -> int:
     return df.height
 
 
-def _pass2(task: tuple[str, str, str]) -> dict[str, int]:
+def _pass2(task: tuple[str, str, str, str]) -> dict[str, int]:
     """Store and product context joined to one part, then risk, band and reasons."""
-    part, context_dir, out = task
-    ctx, scorer = _STATE["ctx"], _STATE["scorer"]
-    df = with_context(pl.read_parquet(part), ScanContext.read(Path(context_dir)))
-    df = score_frame(df, scorer, ctx, _STATE["block"], _STATE["review"])  # type: ignore[arg-type]
+    state, part, context_dir, out = task
+    st = _state(state)
+    ctx, scorer = st["ctx"], st["scorer"]
+    df = with_context(pl.read_parquet(part), _scan_context(context_dir))
+    df = score_frame(df, scorer, ctx, st["block"], st["review"])  # type: ignore[arg-type]
     df.select(output_columns(df)).write_parquet(out, compression="lz4")
     return dict(zip(*np.unique(df["band"].to_numpy(), return_counts=True), strict=True))
 
@@ -206,9 +227,6 @@ def scan(
     settings = settings or load_settings(ws.root)
     say = progress or (lambda _m: None)
     ensure_validated(ws, settings, say)
-    say("building the detection context")
-    ctx = DetectContext.build(ws, settings)
-    scorer = Scorer.for_workspace(ws)
     work = ws.out / ".scan-parts"
     shutil.rmtree(work, ignore_errors=True)
     parts, scored, context_dir = work / "signals", work / "scored", work / "context"
@@ -217,12 +235,24 @@ def scan(
     listings = ws.tables_dir / "listings.parquet"
     meta = pq.ParquetFile(listings).metadata
     groups = range(meta.num_row_groups)
-    pass1 = [(str(listings), i, str(parts / f"part-{i:05d}.parquet")) for i in groups]
-    pass2 = [(p, str(context_dir), str(scored / Path(p).name)) for _, _, p in pass1]
-    workers = min(workers or os.cpu_count() or 1, max(len(pass1), 1))
-    init = (ctx, scorer, settings.detect.block_at, settings.detect.review_at)
+    workers = min(workers or os.cpu_count() or 1, max(len(groups), 1))
+    state = str(work / "state.pickle")
+    pass1 = [(state, str(listings), i, str(parts / f"part-{i:05d}.parquet")) for i in groups]
+    pass2 = [(state, p, str(context_dir), str(scored / Path(p).name)) for _, _, _, p in pass1]
     counts = {"block": 0, "review": 0, "allow": 0}
-    with _pool(workers, init) as run:
+    with _pool(workers) as run:
+        warming = run(_warm, range(workers))  # the workers start while the context is built
+        say("building the detection context")
+        ctx = DetectContext.build(ws, settings)
+        scorer = Scorer.for_workspace(ws)
+        init = (ctx, scorer, settings.detect.block_at, settings.detect.review_at)
+        if workers > 1:
+            with open(state, "wb") as f:
+                pickle.dump(init, f, protocol=pickle.HIGHEST_PROTOCOL)
+        else:
+            _STATE.clear()
+            _STATE.update(path=state, ctx=ctx, scorer=scorer, block=init[2], review=init[3])
+        list(warming)
         done = 0
         for n in run(_pass1, pass1):
             done += n
@@ -230,13 +260,18 @@ def scan(
         say("store and product context")
         write_context(parts, ws, ctx, context_dir)
         done = 0
-        for bands_of_part in run(_pass2, pass2):
-            for band, c in bands_of_part.items():
-                counts[str(band)] += int(c)
-                done += int(c)
-            say(f"scored {done:,} / {meta.num_rows:,} listings")
-    target = ws.out / SCORES
-    _concatenate([Path(p) for _, _, p in pass2], target)
+        target = ws.out / SCORES
+        # Each scored part is appended to the one output file as soon as it is there (in row-group
+        # order), while the workers score the next ones: the copy overlaps the scoring.
+        with atomic_path(target) as tmp, _Appender(tmp) as out:
+            for (_, _, _, part), bands_of_part in zip(pass2, run(_pass2, pass2), strict=True):
+                out.append(Path(part))
+                for band, c in bands_of_part.items():
+                    counts[str(band)] += int(c)
+                    done += int(c)
+                say(f"scored {done:,} / {meta.num_rows:,} listings")
+            if not out.rows:
+                raise InputError("no valid listings to score")
     kept = ws.out / CONTEXT
     shutil.rmtree(kept, ignore_errors=True)
     context_dir.rename(kept)
@@ -245,24 +280,23 @@ def scan(
 
 
 @contextmanager
-def _pool(workers: int, init: tuple) -> Iterator[Callable]:  # type: ignore[type-arg]
+def _pool(workers: int) -> Iterator[Callable]:  # type: ignore[type-arg]
     """``map`` over a spawn process pool (fork would inherit Polars' and DuckDB's thread-pool locks
     held), or in this process when one worker is asked for."""
     if workers <= 1:
-        _init_worker(*init)
         try:
             yield map
         finally:
             _STATE.clear()
         return
     # One Polars thread per worker: the pool already has a process per core, and Polars' own
-    # threads would only contend with them. Children are spawned lazily, at the first task, and
-    # read the variable then: it stays set for the pool's life (this process's Polars is already up).
+    # threads would only contend with them. Children read the variable when they start (at the first
+    # tasks): it stays set for the pool's life, after this process's Polars has sized its own pool.
+    pl.thread_pool_size()
     previous = os.environ.get("POLARS_MAX_THREADS")
     os.environ["POLARS_MAX_THREADS"] = "1"
     try:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                 initargs=init) as pool:  # fmt: skip
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
             yield pool.map
     finally:
         if previous is None:
@@ -271,18 +305,27 @@ def _pool(workers: int, init: tuple) -> Iterator[Callable]:  # type: ignore[type
             os.environ["POLARS_MAX_THREADS"] = previous
 
 
-def _concatenate(parts: list[Path], target: Path) -> None:
-    """Parts in row-group order into one Parquet file (so scores follow the listings' order), atomically."""
-    with atomic_path(target) as tmp:
-        writer = None
-        for part in parts:
-            table = pq.read_table(part)
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-            writer.write_table(table.cast(writer.schema))
-        if writer is None:
-            raise InputError("no valid listings to score")
-        writer.close()
+class _Appender:
+    """Parts appended in order to one Parquet file (so scores follow the listings' order), each part
+    deleted once copied."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.writer, self.rows = path, None, 0
+
+    def __enter__(self) -> _Appender:
+        return self
+
+    def append(self, part: Path) -> None:
+        table = pq.read_table(part)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+        self.writer.write_table(table.cast(self.writer.schema))
+        self.rows += table.num_rows
+        part.unlink()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 def rescore(

@@ -150,9 +150,16 @@ class BrandMention(Signal):
             .then(pl.lit("plain"))
             .otherwise(pl.lit("disguised"))
         )
-        auth = pl.Series(
-            [(s, b) in cat.authorized for s, b in zip(df["store_id"], df["brand_id"], strict=True)], dtype=pl.Boolean
-        ) if cat.authorized else pl.Series([False] * n, dtype=pl.Boolean)  # fmt: skip
+        if cat.authorized:  # (store, brand) pairs of the registry, joined rather than looked up row by row
+            pairs = pl.DataFrame(sorted(cat.authorized), schema={"store_id": pl.String, "brand_id": pl.String},
+                                 orient="row").with_columns(pl.lit(True).alias("_auth"))  # fmt: skip
+            auth = (
+                df.select(pl.col("store_id").cast(pl.String), "brand_id")
+                .join(pairs, on=["store_id", "brand_id"], how="left", maintain_order="left")["_auth"]
+                .fill_null(False)
+            )
+        else:
+            auth = pl.Series([False] * n, dtype=pl.Boolean)
         originals = pl.concat_str(pl.col("title").fill_null(""), pl.col("brand").fill_null(""), separator=" ")
         return df.with_columns(
             pl.when(pl.col("brand_id").is_null()).then(None).otherwise(pl.col("_field")).alias("brand_field"),
