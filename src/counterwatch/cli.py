@@ -384,6 +384,49 @@ def enforce(workspace: WorkspaceArg, db: DbOption = None) -> None:
 
 
 @app.command()
+def leads(
+    workspace: WorkspaceArg,
+    db: DbOption = None,
+    top: Annotated[int, typer.Option(min=0, help="Leads to print.")] = 10,
+) -> None:
+    """Value each operator's counterfeit sales, check its jurisdiction's statutory thresholds, and rank the leads.
+
+    Sales of confirmed-counterfeit listings (a test buy, a reviewer, an upheld notice, or the block
+    band: `[leads].confirmed_by`), unsold goods valued at the marked price, the average sale price or
+    the reference price, brands and period, per operator from linking. Each operator meeting a rule
+    (default: PRC Criminal Law Art. 214, sales >= RMB 50,000) becomes a lead with its margin, a
+    readiness checklist and the gaps with the action that fills each. Writes `out/leads.parquet`.
+
+    **Example:** `counterwatch leads ./counterwatch-demo --top 5`
+    """
+    from counterwatch.leads.stage import build_leads
+    from counterwatch.store.db import DB_FILE, database_url
+
+    ws = Workspace.at(workspace)
+    url = database_url(ws.root, db) if (db or (ws.root / DB_FILE).exists() or os.environ.get("COUNTERWATCH_DB")) else None
+    try:
+        with _spinner() as progress:
+            task = progress.add_task("leads")
+            r = build_leads(ws, load_settings(ws.root), url, lambda m: progress.update(task, description=m))
+    except CounterwatchError as exc:
+        raise _fail(exc) from exc
+    import polars as pl
+
+    console.print(f"{r.operators_valued:,} operators with confirmed counterfeit listings valued; {r.leads:,} leads "
+                  f"({', '.join(f'{k} {v:,}' for k, v in sorted(r.by_rule.items())) or 'none'}) -> {r.path}",
+                  highlight=False)  # fmt: skip
+    if top and r.leads:
+        df = pl.read_parquet(r.path).head(top)
+        t = Table(title="Leads, best first", title_justify="left")
+        for col in ("rank", "lead", "stores", "rule met", "sales", "margin", "readiness", "first gap"):
+            t.add_column(col, justify="right" if col in ("rank", "stores", "sales", "margin", "readiness") else "left")
+        for x in df.iter_rows(named=True):
+            t.add_row(str(x["rank"]), x["lead_id"], str(len(x["store_ids"])), x["rule_met"], f"{x['sales_amount']:,}",
+                      f"{x['margin']:,}", f"{x['readiness']:.2f}", (x["gaps"] or ["-"])[0][:70])  # fmt: skip
+        console.print(t)
+
+
+@app.command()
 def serve(
     workspace: WorkspaceArg,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",

@@ -186,6 +186,28 @@ class EnforceSettings(BaseModel):
     reputation: ReputationSettings = ReputationSettings()
 
 
+class LeadsSettings(BaseModel):
+    """What counts as confirmed counterfeit, and which statutory thresholds apply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: confirmations counted: ``test_buy``, ``review`` (a person's takedown), ``notice_upheld``,
+    #: ``block`` (detection's block band at or above ``block_min_risk``; marked automated)
+    confirmed_by: list[Literal["test_buy", "review", "notice_upheld", "block"]] = Field(
+        default_factory=lambda: ["test_buy", "review", "notice_upheld", "block"], min_length=1)  # fmt: skip
+    #: the ``block`` band counts only at or above this risk (default: ``detect.block_at``)
+    block_min_risk: float | None = Field(None, ge=0, le=1)
+    #: the jurisdiction of an operator whose stores' country has no rule set
+    default_jurisdiction: str = "CN"
+    #: count the sellers' declared stock as unsold goods for the thresholds (off: declared stock is
+    #: what a seller typed, not goods on hand; it is valued and shown, and verifying it is a gap)
+    count_declared_stock: bool = False
+    #: more rule sets, in a TOML file of ``[[rule_set]]`` tables (see docs/leads.md)
+    thresholds_file: str | None = None
+    #: or inline: ``[[leads.rule_set]]`` tables
+    rule_set: list[dict] = Field(default_factory=list)  # type: ignore[type-arg]
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -193,6 +215,7 @@ class Settings(BaseModel):
     detect: DetectSettings = DetectSettings()
     link: LinkSettings = LinkSettings()
     enforce: EnforceSettings = EnforceSettings()
+    leads: LeadsSettings = LeadsSettings()
 
 
 DEFAULT_TOML = """\
@@ -281,6 +304,14 @@ warn_after_unfounded = 10
 suspend_after_unfounded = 20
 abuse_share = 0.5
 suspend_days = 30
+
+[leads]
+# What counts as confirmed counterfeit when operators' sales are valued: a test buy, a reviewer's
+# takedown, an upheld notice, and detection's block band (leads resting only on it are marked
+# automated, which lowers their readiness). Statutory thresholds: docs/leads.md.
+confirmed_by = ["test_buy", "review", "notice_upheld", "block"]
+default_jurisdiction = "CN"
+count_declared_stock = false     # declared stock is valued and shown, but counted only once verified
 """
 
 

@@ -71,12 +71,25 @@ def run_enforce(ws: Workspace, settings: Settings, progress: Callable[[str], Non
     return StageResult("enforce", summary, ["counterwatch.db"], details=r)
 
 
+def run_leads(ws: Workspace, settings: Settings, progress: Callable[[str], None]) -> StageResult:
+    from counterwatch.contract.reader import find_table_file
+    from counterwatch.leads.stage import build_leads
+    from counterwatch.store.db import database_url
+
+    if find_table_file(ws, "orders", required=False) is None:
+        return StageResult("leads", "no orders table: no sales to value, no leads")
+    r = build_leads(ws, settings, database_url(ws.root), progress)
+    return StageResult("leads", f"{r.operators_valued:,} operators valued, {r.leads:,} leads", ["out/leads.parquet"],
+                       details=r)  # fmt: skip
+
+
 STAGES: list[Stage] = [
     Stage("validate", "check every input table; valid rows to out/tables/, bad rows to quarantine/", run_validate),
     Stage("link", "find the operators behind the stores from the identifiers they share", run_link),
     Stage("scan", "score every listing for counterfeit risk with reasons", run_scan),
     Stage("enforce", "take the block band down, queue the review band, file notices, apply the penalty policy",
           run_enforce),
+    Stage("leads", "value operators' counterfeit sales against statutory thresholds; rank the leads", run_leads),
 ]
 
 

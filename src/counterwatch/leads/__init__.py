@@ -1,0 +1,1 @@
+"""Prosecute: value operators' counterfeit sales, check statutory thresholds, build evidenced leads."""
