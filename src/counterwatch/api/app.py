@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, ORJSONResponse
+from fastapi.responses import JSONResponse
 
 from counterwatch import __version__
 from counterwatch.api.routes import ROUTERS
@@ -35,8 +35,7 @@ exist, and the attempt is audited.
 
 
 def create_app(db: Database, workspace: Path | None = None, settings: Settings | None = None) -> FastAPI:
-    app = FastAPI(title="counterwatch", version=__version__, description=DESCRIPTION,
-                  default_response_class=ORJSONResponse)  # fmt: skip
+    app = FastAPI(title="counterwatch", version=__version__, description=DESCRIPTION)
     app.state.db = db
     app.state.workspace = Workspace.at(workspace) if workspace else None
     app.state.settings = settings or (load_settings(app.state.workspace.root) if workspace else Settings())

@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import Response
 
 from counterwatch.api import schemas as sc
 from counterwatch.api.auth import CurrentActor
@@ -55,8 +56,9 @@ async def score_listing(body: sc.ListingIn, request: Request, actor: CurrentActo
     row = _loaded(request, "scorer").score(body.model_dump())
     signals = {k: v for k, v in row.items() if k not in SCORE_FIELDS and not hasattr(v, "isoformat")}
     # built as the response_model describes, and sent as is: validating it again costs more than scoring
-    return ORJSONResponse({"listing_id": row["listing_id"], "risk": row["risk"], "band": row["band"],  # type: ignore[return-value]
-                           "reasons": row["reasons"], "signals": signals})  # fmt: skip
+    payload = {"listing_id": row["listing_id"], "risk": row["risk"], "band": row["band"], "reasons": row["reasons"],
+               "signals": signals}  # fmt: skip
+    return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")  # type: ignore[return-value]
 
 
 @router.post("/stores/check", response_model=sc.StoreCheckOut,
