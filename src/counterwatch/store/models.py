@@ -10,6 +10,7 @@ them (a test compares the two).
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     TypeDecorator,
@@ -336,3 +338,81 @@ class AuditEntry(Base):
     why: Mapped[str] = mapped_column(Text, default="")
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# --- leads and cases ---------------------------------------------------------------------------
+
+
+class Lead(Base):
+    """A referral-ready lead: an operator whose valued counterfeit business meets a statutory rule."""
+
+    __tablename__ = "leads"
+    lead_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    operator_id: Mapped[str] = mapped_column(String(100), index=True)
+    jurisdiction: Mapped[str] = mapped_column(String(10))
+    rule_set_version: Mapped[str] = mapped_column(String(50))
+    rule_met: Mapped[str] = mapped_column(String(50))
+    severity: Mapped[str] = mapped_column(String(30))
+    currency: Mapped[str] = mapped_column(String(3))
+    sales_amount: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    unsold_value: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    margin: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    readiness: Mapped[float] = mapped_column(Float)
+    rank: Mapped[int] = mapped_column(Integer)
+    automated_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    store_ids: Mapped[list[Any]] = mapped_column(default=list)
+    checklist: Mapped[list[Any]] = mapped_column(default=list)
+    gaps: Mapped[list[Any]] = mapped_column(default=list)
+    #: everything else of the lead's row in ``out/leads.parquet`` (brands, period, rules met...)
+    figures: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: ``open`` (not referred), ``referred`` (a case exists), ``stale`` (no longer meets a rule)
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class LeadEvidence(Base):
+    """One piece of a lead's evidence. ``personal`` marks identity data (names, id numbers, accounts),
+    shown only to roles allowed to see personal data."""
+
+    __tablename__ = "lead_evidence"
+    __table_args__ = (Index("ix_lead_evidence_lead_kind", "lead_id", "kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.lead_id", ondelete="CASCADE"))
+    #: ``listing``, ``order``, ``test_buy``, ``notice``, ``link``, ``identity``, ``ship_from``, ``authentication``
+    kind: Mapped[str] = mapped_column(String(30))
+    ref: Mapped[str] = mapped_column(String(200))
+    personal: Mapped[bool] = mapped_column(Boolean, default=False)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Case(Base):
+    """A lead referred to an agency, followed to its outcome."""
+
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.lead_id"), index=True)
+    agency: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str] = mapped_column(String(100), default="")
+    #: referred, accepted, investigating, raided, prosecuted, convicted, acquitted, dropped
+    status: Mapped[str] = mapped_column(String(20), default="referred", index=True)
+    referred_on: Mapped[dt.date] = mapped_column(Date)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.id")
+
+
+class CaseEvent(Base):
+    """A step of a case, with its date, a note and the figures that apply (arrests, facilities closed,
+    units and value seized, sentence, probation)."""
+
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    on: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="")
+    figures: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    case: Mapped[Case] = relationship(back_populates="events")
