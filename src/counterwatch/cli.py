@@ -251,6 +251,7 @@ def demo(
     try:
         _train_and_report(ws)
         enforce(workspace=directory, db=None)  # the trained model's bands into the case state
+        leads(workspace=directory, db=None, top=5)  # and the leads they confirm
     except CounterwatchError as exc:  # a small demo may have too few labels: the built-in weights stay
         console.print(f"[yellow]not trained:[/] {exc}", highlight=False)
     evaluate(workspace=directory, as_json=False)
@@ -581,7 +582,8 @@ def evaluate(
     Precision, recall and F1 of `block` and of `block`+`review`, ROC AUC, average precision,
     recall per counterfeit tactic and false-positive rate per hard-negative kind; after `link`,
     pairwise and B-cubed precision, recall and F1 of the operators and the legitimate stores
-    wrongly merged. Also written to `out/evaluation.json`.
+    wrongly merged; after `leads`, the share of operators truly above the sales threshold with a lead
+    and the share of leads truly below it. Also written to `out/evaluation.json`.
 
     **Example:** `counterwatch evaluate ./counterwatch-demo`
     """
@@ -598,9 +600,15 @@ def evaluate(
     from counterwatch.link.evaluate import evaluate_link
 
     linked = evaluate_link(ws)
-    write_json(ev.to_json() | {"link": linked}, ws.out / "evaluation.json")
+    from counterwatch.leads.evaluate import evaluate_leads
+
+    try:
+        leads_ev = evaluate_leads(ws, load_settings(ws.root))
+    except CounterwatchError as exc:
+        raise _fail(exc) from exc
+    write_json(ev.to_json() | {"link": linked, "leads": leads_ev}, ws.out / "evaluation.json")
     if as_json:
-        console.print_json(json.dumps(ev.to_json() | {"link": linked}))
+        console.print_json(json.dumps(ev.to_json() | {"link": linked, "leads": leads_ev}, default=str))
         return
     t = Table(title=f"Detection against truth/ ({ev.listings:,} listings, {ev.counterfeit:,} counterfeit)",
               title_justify="left")  # fmt: skip
@@ -615,6 +623,13 @@ def evaluate(
     console.print(_rates_table("False-positive rate per kind of genuine listing", "kind", ev.by_hard_negative, "fpr"))
     if linked is not None:
         _print_link_evaluation(linked)
+    if leads_ev is not None:
+        cov = "n/a" if leads_ev["coverage"] is None else f"{leads_ev['coverage']:.1%}"
+        below = "n/a" if leads_ev["share_truly_below"] is None else f"{leads_ev['share_truly_below']:.1%}"
+        console.print(f"Leads against truth/operators.csv (threshold {leads_ev['threshold']:,.0f}, {leads_ev['rule_set']}): "
+                      f"{leads_ev['with_a_lead']} of {leads_ev['operators_truly_above']} operators truly above it have a "
+                      f"lead ({cov}); {leads_ev['leads_truly_below']} of {leads_ev['leads']} leads are truly below it "
+                      f"({below})", highlight=False)  # fmt: skip
 
 
 def _print_link_evaluation(m: dict) -> None:  # type: ignore[type-arg]
