@@ -72,13 +72,17 @@ def run_enforce(ws: Workspace, settings: Settings, progress: Callable[[str], Non
 
 
 def run_leads(ws: Workspace, settings: Settings, progress: Callable[[str], None]) -> StageResult:
+    import os
+
     from counterwatch.contract.reader import find_table_file
     from counterwatch.leads.stage import build_leads
-    from counterwatch.store.db import database_url
+    from counterwatch.store.db import DB_ENV, DB_FILE, database_url
 
     if find_table_file(ws, "orders", required=False) is None:
         return StageResult("leads", "no orders table: no sales to value, no leads")
-    r = build_leads(ws, settings, database_url(ws.root), progress)
+    # the case database when there is one (enforce made it, or $COUNTERWATCH_DB names it); none is made here
+    url = database_url(ws.root) if os.environ.get(DB_ENV) or (ws.root / DB_FILE).exists() else None
+    r = build_leads(ws, settings, url, progress)
     return StageResult("leads", f"{r.operators_valued:,} operators valued, {r.leads:,} leads", ["out/leads.parquet"],
                        details=r)  # fmt: skip
 

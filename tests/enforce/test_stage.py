@@ -81,12 +81,12 @@ def set_title(ws: Workspace, listing_id: str, title: str) -> None:
 
 def test_enforce_acts_on_the_bands_and_a_rerun_creates_nothing(ws: Workspace, db: Database, db_url: str,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    # the pipeline's last stage enforces into the database $COUNTERWATCH_DB names
+    # the pipeline enforces into the database $COUNTERWATCH_DB names (and builds leads after it)
     monkeypatch.setenv(DB_ENV, db_url)
     settings = load_settings(ws.root)
     run = run_pipeline(ws, settings)
-    assert [r.stage for r in run] == ["validate", "link", "scan", "enforce"]
-    first = run[-1].details
+    assert [r.stage for r in run] == ["validate", "link", "scan", "enforce", "leads"]
+    first = next(r.details for r in run if r.stage == "enforce")
     assert not (ws.root / "counterwatch.db").exists()  # it went where the variable says
     sc = scores(ws)
     bands = dict(zip(*sc.group_by("band").len().to_dict(as_series=False).values(), strict=False))
@@ -111,7 +111,8 @@ def test_enforce_acts_on_the_bands_and_a_rerun_creates_nothing(ws: Workspace, db
 
     # again, directly and through the stage: nothing new anywhere, the audit log included
     assert enforce(ws, settings, db).as_dict() == ZERO
-    assert STAGES[-1].run(ws, settings, lambda _m: None).details.as_dict() == ZERO
+    stage = next(st for st in STAGES if st.name == "enforce")
+    assert stage.run(ws, settings, lambda _m: None).details.as_dict() == ZERO
     assert table_counts(db) == counts
 
 
