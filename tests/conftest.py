@@ -127,7 +127,7 @@ def pg_url() -> Iterator[str]:
     unavailable = ""
     try:
         try:
-            import psycopg  # noqa: F401
+            import psycopg
         except ImportError as exc:
             raise PgUnavailable(f"the psycopg driver is not importable ({exc})") from exc
         explicit = os.environ.get(ENV_URL, "").strip()

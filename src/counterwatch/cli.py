@@ -228,7 +228,7 @@ run.__doc__ = (run.__doc__ or "").replace("{stages}", ", ".join(s.name for s in 
 
 @app.command()
 def demo(
-    listings: Annotated[int, typer.Option(min=100, help="Listings in the generated marketplace.")] = 100_000,
+    listings: Annotated[int, typer.Option(min=100, help="Listings in the generated marketplace.")] = 20_000,
     directory: Annotated[Path, typer.Option("--dir", help="Where to put the demo workspace.")] = Path(
         "counterwatch-demo"
     ),
@@ -428,6 +428,30 @@ def leads(
 
 
 @app.command()
+def dossier(
+    workspace: WorkspaceArg,
+    lead_id: Annotated[str, typer.Argument(help="A lead id from out/leads.parquet, e.g. LEAD-OP-S000123.")],
+    role: Annotated[str, typer.Option(help="Whose copy: personal data only for [leads].personal_data_roles.")] = "investigator",
+    db: DbOption = None,
+) -> None:
+    """Render a lead's referral dossier: a PDF and a JSON bundle with the same content.
+
+    Summary, valuation table, the rule met with its margin and rule-set version, readiness checklist
+    and gaps, the evidence by kind, the store network, ship-from regions and a timeline. Identities
+    only for roles allowed to see personal data. Written to `WORKSPACE/out/dossiers/`.
+
+    **Example:** `counterwatch dossier ./counterwatch-demo LEAD-OP-S000123 --role investigator`
+    """
+    from counterwatch.leads.dossier import dossier_command
+
+    try:
+        pdf, js = dossier_command(workspace, lead_id, role, db)
+    except CounterwatchError as exc:
+        raise _fail(exc) from exc
+    console.print(f"{pdf}\n{js}", highlight=False)
+
+
+@app.command()
 def serve(
     workspace: WorkspaceArg,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -458,6 +482,11 @@ def serve(
     uvicorn.run("counterwatch.api.serve:app", host=host, port=port, workers=workers, log_level="warning", access_log=False,
                 factory=False)  # fmt: skip
 
+
+from counterwatch.cases.cli import case_app, funnel_command
+
+app.add_typer(case_app, name="case")
+app.command("funnel")(funnel_command)
 
 users = typer.Typer(help="Accounts of the API: add users and issue tokens.", no_args_is_help=True)
 app.add_typer(users, name="users")

@@ -206,6 +206,9 @@ class LeadsSettings(BaseModel):
     thresholds_file: str | None = None
     #: or inline: ``[[leads.rule_set]]`` tables
     rule_set: list[dict] = Field(default_factory=list)  # type: ignore[type-arg]
+    #: roles that see personal data in leads and dossiers (contact names, id numbers, accounts);
+    #: every other role gets "[personal data withheld]" in their place
+    personal_data_roles: list[str] = Field(default_factory=lambda: ["admin", "investigator", "liaison"])
 
 
 class Settings(BaseModel):
@@ -312,6 +315,9 @@ suspend_days = 30
 confirmed_by = ["test_buy", "review", "notice_upheld", "block"]
 default_jurisdiction = "CN"
 count_declared_stock = false     # declared stock is valued and shown, but counted only once verified
+# Roles that see personal data (contact names, id numbers, accounts) in leads and dossiers; others
+# get "[personal data withheld]". Roles: admin, reviewer, investigator, liaison, brand, seller.
+personal_data_roles = ["admin", "investigator", "liaison"]
 """
 
 

@@ -26,7 +26,6 @@ from counterwatch.enforce.service import SYSTEM, Enforcement, NoticeIn
 from counterwatch.store.db import Database, open_database
 from counterwatch.store.models import (
     Action,
-    Appeal,
     AuditEntry,
     Listing,
     ReviewItem,

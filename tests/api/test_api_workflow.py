@@ -60,7 +60,7 @@ def test_notice_review_appeal_reinstatement(client: TestClient, seeded: Seeded) 
                     json={"outcome": "keep", "reason_code": "genuine"})
     assert r.status_code == 409 and r.json()["error"] == "conflict"
     assert "decided already" in r.json()["detail"] and f"reviewer #{seeded.user_ids['rev1']}" in r.json()["detail"]
-    assert client.get(f"/notices/N-flow-1", headers=acme).json()["status"] == "upheld"
+    assert client.get("/notices/N-flow-1", headers=acme).json()["status"] == "upheld"
 
     # the seller sees the takedown, the listing removed, and the statement of reasons
     seller = seeded.auth("seller3")

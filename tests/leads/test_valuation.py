@@ -3,39 +3,17 @@ the leads stage on a generated workspace, and its evaluation against truth."""
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from decimal import Decimal
-from pathlib import Path
 
 import polars as pl
-import pytest
 
 from counterwatch.config import Settings, load_settings
 from counterwatch.contract import read_table
 from counterwatch.leads.evaluate import evaluate_leads
 from counterwatch.leads.stage import LEADS, build_leads
 from counterwatch.leads.valuation import confirmed_listings, value_operators
-from counterwatch.pipeline import STAGES
-from counterwatch.synth import generate
 from counterwatch.workspace import Workspace
-
-
-@pytest.fixture(scope="module")
-def scanned(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("leads") / "ws"
-    generate(root, listings=3000, seed=11)
-    ws, settings = Workspace.at(root), load_settings(root)
-    for stage in STAGES:
-        if stage.name not in ("enforce", "leads"):
-            stage.run(ws, settings, lambda _m: None)
-    return root
-
-
-@pytest.fixture
-def ws(scanned: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(scanned, tmp_path / "ws")
-    return Workspace.at(tmp_path / "ws")
 
 
 def _independent_sales(ws: Workspace, confirmed: list[str]) -> dict[str, Decimal]:

@@ -42,6 +42,8 @@ class LeadsResult:
     leads: int
     by_rule: dict[str, int]
     path: Path
+    #: what recording the leads in the case database did (None without a database)
+    recorded: Any = None
 
 
 def _thresholds(ws: Workspace, settings: Settings) -> Thresholds:
@@ -101,8 +103,12 @@ def _operator_stores(ws: Workspace) -> pl.DataFrame:
 
 
 def build_leads(ws: Workspace, settings: Settings, db_url: str | None = None,
-                progress: Callable[[str], None] | None = None, today: dt.date | None = None) -> LeadsResult:  # fmt: skip
-    """Value every operator, check it against its thresholds, and write the ranked leads."""
+                progress: Callable[[str], None] | None = None, today: dt.date | None = None,
+                record: bool = True) -> LeadsResult:  # fmt: skip
+    """Value every operator, check it against its thresholds, and write the ranked leads.
+
+    With ``db_url`` the people's decisions in the case database count as confirmations and, unless
+    ``record`` is false, the leads are recorded there with their evidence (``leads.record``)."""
     say = progress or (lambda _m: None)
     say("leads: valuing operators")
     v = value_operators(ws, settings, db_url)
@@ -178,7 +184,17 @@ def build_leads(ws: Workspace, settings: Settings, db_url: str | None = None,
         leads.write_parquet(tmp)
     by_rule = dict(leads.group_by("rule_met").len().iter_rows()) if leads.height else {}
     say(f"leads: {leads.height:,} leads")
-    return LeadsResult(v.operators.height, leads.height, by_rule, ws.out / LEADS)
+    recorded = None
+    if db_url and record:
+        from counterwatch.leads.record import record_leads
+        from counterwatch.store.db import open_database
+
+        db = open_database(db_url)
+        try:
+            recorded = record_leads(ws, settings, db, progress, valuation=v)
+        finally:
+            db.dispose()
+    return LeadsResult(v.operators.height, leads.height, by_rule, ws.out / LEADS, recorded)
 
 
 def _readiness(op: dict[str, Any], margin_ratio: float, bases: dict[str, int], tm_status: dict[str, str],
@@ -195,7 +211,8 @@ def _readiness(op: dict[str, Any], margin_ratio: float, bases: dict[str, int], t
     strong = bases.get("test_buy", 0) + bases.get("notice_upheld", 0)
     checklist["confirmation"] = "present" if strong else "weak" if people else "missing"
     if not strong:
-        top = listings.filter(pl.col("basis") == "block").sort("sales", descending=True).head(3)["listing_id"].to_list()
+        top = (listings.filter(pl.col("basis") == "block").sort(["sales", "listing_id"], descending=[True, False])
+               .head(3)["listing_id"].to_list())  # fmt: skip
         gaps.append("counterfeit status rests on " + ("reviewers" if people else "automated detection only")
                     + "; test-buy " + ", ".join(f"listing {x}" for x in top) + " or ask the right holder to authenticate")
     marks = [tm_status.get(b, "missing") for b in op["brand_ids"] or []]
@@ -207,10 +224,10 @@ def _readiness(op: dict[str, Any], margin_ratio: float, bases: dict[str, int], t
     if quarantined:
         checklist["sales_records"] = "weak"
         gaps.append(f"{quarantined['orders']} orders of confirmed listings failed validation "
-                    f"({'; '.join(quarantined['reasons'])[:200]}): correct them in the export to count them")  # fmt: skip
+                    f"({'; '.join(sorted(quarantined['reasons']))[:200]}): correct them in the export to count them")  # fmt: skip
     if unconfirmed:
         gaps.append(f"{unconfirmed['orders']} orders worth {unconfirmed['amount']} on flagged but unconfirmed listings "
-                    f"({', '.join(unconfirmed['listing_ids'][:3])}): review them to count them")  # fmt: skip
+                    f"({', '.join(sorted(unconfirmed['listing_ids'])[:3])}): review them to count them")  # fmt: skip
     if unsold > 0 and not settings.leads.count_declared_stock:
         gaps.append(f"declared stock worth {unsold} is not counted: verify the goods on hand (a raid or inventory) to count it")
     ided = [identified.get(s, False) for s in stores]

@@ -58,7 +58,7 @@ def _sqlite_begin(conn: Any) -> None:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     try:
         parsed = make_url(url)
-    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises ArgumentError and ValueError alike
+    except Exception as exc:
         raise ConfigError(f"--db {url!r} is not a database URL ({exc})") from exc
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, **kwargs)

@@ -348,7 +348,7 @@ def _texts(
         (cls == HN["guide"], ("Learn the tells of a replica: stitching, serial numbers, fonts.", "教你识别高仿和A货。"), 0.8),
         (cls == HN["reseller"], ("Purchased from the official boutique, receipt included.", "专柜购入，附小票。"), 0.5),
     ])  # fmt: skip
-    empty = (rng.random(n) < cfg.description_empty_share) & (desc_lead == None)  # noqa: E711
+    empty = (rng.random(n) < cfg.description_empty_share) & (desc_lead == None)
     s1 = np.where(empty, None, choose(rng, n, ph.DESCRIPTION))
     s2 = np.where(empty | (rng.random(n) < 0.5), None, choose(rng, n, ph.DESCRIPTION))
     description = join_parts([desc_lead, s1, s2])

@@ -55,7 +55,7 @@ def _tiers(rng: np.random.Generator, cfg: SynthConfig, cf_listings: np.ndarray) 
 
 def _targets(rng: np.random.Generator, cfg: SynthConfig, tier: np.ndarray) -> np.ndarray:
     n = len(tier)
-    log_uniform = lambda lo, hi: np.exp(rng.uniform(np.log(lo), np.log(hi), n))  # noqa: E731
+    log_uniform = lambda lo, hi: np.exp(rng.uniform(np.log(lo), np.log(hi), n))
     factor = np.select(
         [tier == 0, tier == 1, tier == 2, tier == 3],
         [log_uniform(2, 40), rng.uniform(1.0, 1.2, n), rng.uniform(0.85, 0.99, n), log_uniform(0.005, 0.6)],

@@ -3,3 +3,4 @@
 from counterwatch.api.routes import accounts, appeals, detection, marketplace, notices, review
 
 ROUTERS = [accounts.router, notices.router, review.router, marketplace.router, appeals.router, detection.router]
+from counterwatch.api.routes import cases as _cases; ROUTERS.append(_cases.router)

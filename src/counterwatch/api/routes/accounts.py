@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from sqlalchemy import select
 
 from counterwatch.api import schemas as sc
@@ -113,4 +113,4 @@ def timing(request: Request, actor: CurrentActor) -> sc.TimingOut:
         return sc.TimingOut.model_validate(time_to_action(svc.s))
 
 
-__all__ = ["router", "actor_for"]
+__all__ = ["actor_for", "router"]
