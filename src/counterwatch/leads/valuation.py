@@ -171,7 +171,14 @@ def case_outcomes(db_url: str | None) -> pl.DataFrame:
         with db.session() as s:
             rows += s.execute(select(ReviewItem.listing_id, Decision.outcome, Decision.automated, Decision.decided_at)
                               .join(Decision, Decision.review_item_id == ReviewItem.id)).all()  # fmt: skip
-            notices = s.execute(select(Notice.listing_id, Notice.decided_at).where(Notice.status == "upheld")).all()
+            # a notice counts as confirmation when a person upheld it: one the system closed because
+            # detection had blocked the listing anyway adds a complaint, not a verdict
+            notices = s.execute(
+                select(Notice.listing_id, Notice.decided_at)
+                .join(ReviewItem, ReviewItem.notice_id == Notice.notice_id)
+                .join(Decision, Decision.review_item_id == ReviewItem.id)
+                .where(Notice.status == "upheld", Decision.automated.is_(False))
+            ).all()  # fmt: skip
             reversed_ = s.execute(select(Action.listing_id, Action.reversed_at)
                                   .where(Action.kind == "take_down", Action.reversed_at.is_not(None))).all()  # fmt: skip
     finally:
