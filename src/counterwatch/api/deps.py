@@ -12,12 +12,11 @@ from counterwatch.enforce.service import Enforcement
 
 
 @contextlib.contextmanager
-def unit(request: Request, credential: Credential, savepoints: bool = False) -> Iterator[Enforcement]:
+def unit(request: Request, credential: Credential) -> Iterator[Enforcement]:
     """The workflow as the token's holder in one transaction: committed when the block ends, rolled
-    back on any error, so a failed request leaves nothing half-written. The token is resolved in the
-    same transaction (one connection, one commit per request). ``savepoints`` marks requests that
-    use ``begin_nested`` (bulk rows, decisions); ``store.db`` makes savepoints safe on every
-    database, so it is documentation only."""
+    back on any error, so a failed request leaves nothing half-written (savepoints inside it are safe
+    on every database, see ``store.db``). The token is resolved in the same transaction: one
+    connection and one commit per request."""
     state = request.app.state
     with state.db.session() as s:
         actor = resolve(s, credential)

@@ -4,6 +4,7 @@ environment ``serve`` set: the workspace and the database URL)."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from counterwatch.api.app import create_app
@@ -21,11 +22,11 @@ try:
     from counterwatch.detect.single import ListingScorer
 
     app.state.scorer = ListingScorer.for_workspace(app.state.workspace, app.state.settings)
-except InputError:
-    pass  # no scan yet: /listings/score answers 503 until there is one (and the server restarts)
+except InputError as exc:  # the endpoint retries on each request and answers 503 with this reason
+    print(f"counterwatch serve: POST /listings/score unavailable until a scan: {exc}", file=sys.stderr)
 try:
     from counterwatch.link.recidivism import RecidivismIndex
 
     app.state.recidivism = RecidivismIndex.for_workspace(app.state.workspace, app.state.settings)
-except InputError:
-    pass
+except InputError as exc:
+    print(f"counterwatch serve: POST /stores/check unavailable until a link: {exc}", file=sys.stderr)

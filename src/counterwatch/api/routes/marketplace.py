@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
+from sqlalchemy import select
 
 from counterwatch.api import schemas as sc
 from counterwatch.api.auth import CurrentActor
 from counterwatch.api.deps import unit
+from counterwatch.store.models import Action
 
 router = APIRouter(tags=["marketplace"])
 
@@ -47,8 +49,7 @@ def act(body: sc.ActionIn, request: Request, actor: CurrentActor) -> list[sc.Act
             raise HTTPException(422, [{"loc": ["body", field], "msg": f"{body.kind} needs {field}", "type": "missing"}])
         return value  # type: ignore[no-any-return]
 
-    with unit(request, actor, savepoints=True) as svc:
-        first_id = None
+    with unit(request, actor) as svc:
         if body.kind == "take_down":
             acts = [svc.take_down(need("listing_id"), body.reason_code or "counterfeit", body.note)]
         elif body.kind == "warn":
@@ -63,10 +64,6 @@ def act(body: sc.ActionIn, request: Request, actor: CurrentActor) -> list[sc.Act
             acts = svc.close_operator(need("operator_id"), body.note)
         first_id = acts[0].id if acts else None
         svc.s.flush()
-        from sqlalchemy import select
-
-        from counterwatch.store.models import Action
-
         if first_id is not None:  # the policy steps the action set off come back with it
             acts = list(svc.s.scalars(select(Action).where(Action.id >= first_id, Action.actor_id == svc.actor.user_id)
                                       .order_by(Action.id)))  # fmt: skip

@@ -34,7 +34,7 @@ async def file_notice(body: sc.NoticeIn, request: Request, actor: CurrentActor) 
     # async on purpose: a few milliseconds of CPU and a handful of indexed statements. Handed to a
     # thread, the GIL hand-offs cost more than the work (153 against 200 requests/s sustained in
     # bench/bench_api.py); each worker process is one core's worth of work either way.
-    with unit(request, actor, savepoints=True) as svc:
+    with unit(request, actor) as svc:
         return sc.NoticeOut.model_validate(svc.file_notice(_to_service(body)))
 
 
@@ -70,7 +70,7 @@ def file_notices_bulk(request: Request, actor: CurrentActor,
     errors: list[sc.RowError] = []
     filed: list[sc.NoticeOut] = []
     rows = 0
-    with unit(request, actor, savepoints=True) as svc:
+    with unit(request, actor) as svc:
         for rows, raw in enumerate(reader, start=1):
             if rows > MAX_BULK_ROWS:
                 raise HTTPException(400, f"more than {MAX_BULK_ROWS:,} rows; split the file")

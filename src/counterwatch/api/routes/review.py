@@ -31,5 +31,5 @@ def item(item_id: Annotated[int, Path(ge=1, le=sc.MAX_INT)], request: Request, a
              responses={409: {"description": "decided already (by whom and when), or the reason code does not fit"}})  # fmt: skip
 def decide(item_id: Annotated[int, Path(ge=1, le=sc.MAX_INT)], body: sc.DecisionIn, request: Request, actor: CurrentActor) -> sc.DecisionOut:
     """Take down or keep, with a reason code. Of two reviewers deciding one item, one wins; the other gets 409."""
-    with unit(request, actor, savepoints=True) as svc:
+    with unit(request, actor) as svc:
         return sc.DecisionOut.model_validate(svc.decide(item_id, body.outcome, body.reason_code, body.note))
