@@ -250,8 +250,7 @@ class Enforcement:
         problem = self._right_problem(brand, n, now)
         if problem:
             notice.status, notice.rejection_reason, notice.decided_at = "rejected", problem, now
-        self.s.add(notice)
-        self.s.flush()
+        self.s.add(notice)  # inserted with the rest at commit: the unit of work orders notice before item
         self.audit("file", "notice", notice.notice_id, why=problem or "",
                    after=_state(notice, "listing_id", "brand_id", "basis", "registration_no", "status"))  # fmt: skip
         if problem:
@@ -266,8 +265,8 @@ class Enforcement:
                           risk=listing.risk or 0.0, priority=0 if rh.tier == "good_faith" else 1,
                           status="open", created_at=now)  # fmt: skip
         self.s.add(item)
-        self.s.flush()
         if rh.tier == "good_faith" and self.cfg.reputation.good_faith_auto_approve:
+            self.s.flush()  # the decision needs the item's id
             self._decide(item, "take_down", "counterfeit", "good-faith notifier: approved automatically",
                          automated=True)  # fmt: skip
         return notice
