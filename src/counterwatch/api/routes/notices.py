@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, Request, Response, UploadFile
 from pydantic import ValidationError
 
 from counterwatch.api import schemas as sc
@@ -35,7 +35,9 @@ async def file_notice(body: sc.NoticeIn, request: Request, actor: CurrentActor) 
     # thread, the GIL hand-offs cost more than the work (153 against 200 requests/s sustained in
     # bench/bench_api.py); each worker process is one core's worth of work either way.
     with unit(request, actor) as svc:
-        return sc.NoticeOut.model_validate(svc.file_notice(_to_service(body)))
+        out = sc.NoticeOut.model_validate(svc.file_notice(_to_service(body)))
+    # serialised once, here: returning the model would have FastAPI validate it a second time
+    return Response(out.model_dump_json(), status_code=201, media_type="application/json")  # type: ignore[return-value]
 
 
 def _column_of(exc: CounterwatchError) -> str | None:
