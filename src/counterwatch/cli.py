@@ -17,7 +17,7 @@ from rich.table import Table
 from counterwatch import __version__
 from counterwatch.config import DEFAULT_TOML, load_settings
 from counterwatch.contract.validate import ValidationReport, validate_workspace
-from counterwatch.errors import CounterwatchError
+from counterwatch.errors import CounterwatchError, InputError
 from counterwatch.pipeline import STAGES, run_pipeline
 from counterwatch.workspace import FORMATS, Workspace, write_text_atomic
 
@@ -361,6 +361,8 @@ def enforce(workspace: WorkspaceArg, db: DbOption = None) -> None:
     from counterwatch.store.db import database_url, open_database
 
     ws = Workspace.at(workspace)
+    if not (ws.out / "scores.parquet").exists():  # before opening: a failed first run leaves no empty database
+        raise _fail(InputError(f"{ws.out / 'scores.parquet'} is missing: run `counterwatch scan {ws.root}` first"))
     try:
         database = open_database(database_url(ws.root, db))
         with _spinner() as progress:

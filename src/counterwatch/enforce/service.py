@@ -9,7 +9,7 @@ of reasons, so nothing is done without saying who did it, when, and why.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -784,8 +784,3 @@ class Enforcement:
 
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
-
-
-def durations(pairs: Iterable[tuple[dt.datetime, dt.datetime | None]]) -> list[float]:
-    """Seconds from arrival to decision for the decided ones."""
-    return [(d - a).total_seconds() for a, d in pairs if d is not None]

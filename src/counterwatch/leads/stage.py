@@ -24,7 +24,7 @@ from counterwatch.config import Settings
 from counterwatch.contract import read_brands, read_table
 from counterwatch.contract.reader import find_table_file
 from counterwatch.errors import ConfigError
-from counterwatch.leads.thresholds import Figures, RuleSet, Thresholds, assess, load_thresholds
+from counterwatch.leads.thresholds import Figures, Thresholds, assess, load_thresholds
 from counterwatch.leads.valuation import Valuation, value_operators
 from counterwatch.workspace import Workspace, atomic_path
 
@@ -258,7 +258,3 @@ def _ranked(rows: list[dict[str, Any]]) -> pl.DataFrame:
     df = df.with_columns(_sev=(pl.col("severity") == "especially_serious").cast(pl.Int8)).sort(
         ["_sev", "readiness", "sales_amount"], descending=True).drop("_sev")  # fmt: skip
     return df.with_columns(rank=pl.int_range(1, df.height + 1, dtype=pl.Int64))
-
-
-def rule_sets_used(thresholds: Thresholds) -> list[RuleSet]:
-    return thresholds.rule_set

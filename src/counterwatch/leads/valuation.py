@@ -18,7 +18,6 @@ The relational part is one SQL statement in the subset DuckDB and Spark SQL shar
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -268,8 +267,3 @@ def _quarantined_orders(ws: Workspace, per_listing: pl.DataFrame) -> pl.DataFram
     return (q.join(per_listing.select("listing_id", "operator_id"), on="listing_id")
             .group_by("operator_id").agg(orders=pl.len(), reasons=pl.col("reason").unique()))  # fmt: skip
 
-
-def as_of(valuation: Valuation) -> dt.date:
-    """The date the figures are judged on: the last order counted, or today without orders."""
-    last = valuation.operators["period_end"].max() if valuation.operators.height else None
-    return last.date() if isinstance(last, dt.datetime) else dt.date.today()
