@@ -6,6 +6,7 @@ import pickle
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -113,3 +114,80 @@ def test_single_text_twins_equal_the_column_path(texts):
     payload, jac = index.query(pl.Series(queries, dtype=pl.String), min_jaccard=0.3)
     for q, p, j in zip(queries, payload.tolist(), jac.tolist(), strict=True):
         assert index.query_one(q, min_jaccard=0.3) == (p, j)
+
+
+# Property tests of the compiled kernels against the plain-Python single-listing path.
+EMOJI = "😀👍🏽🇨🇳❤️‍🔥🎁👜⌚️"
+SCRIPTS = st.sampled_from(list("abcXYZ019 -_.!é") + list(CJK) + list(EMOJI) + ["ß", "İ", "ﬁ", "Ａ", "\u200b", "\u0301"])
+UNICODE_TEXT = (
+    st.text(SCRIPTS, max_size=3)  # empty, 1 and 2 characters: shorter than a shingle
+    | st.text(SCRIPTS, max_size=60)
+    | st.text(st.sampled_from(list(CJK)), min_size=1, max_size=20)
+    | st.text(st.sampled_from(list(EMOJI)), min_size=1, max_size=8)
+    | st.text(st.characters(exclude_categories=("Cs", "Cn")), max_size=40)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(UNICODE_TEXT | st.none(), min_size=1, max_size=20),
+    st.sampled_from([(64, 3), (8, 1), (16, 2), (128, 5), (32, 4)]),
+)
+def test_batch_signatures_equal_signature_one(texts, settings_):
+    num_perm, shingle = settings_
+    sig, has = signatures(pl.Series(texts, dtype=pl.String), num_perm, shingle)
+    assert sig.shape == (len(texts), num_perm) and sig.dtype == np.uint32 and has.dtype == bool
+    for i, t in enumerate(texts):
+        one, one_has = signature_one(t, num_perm, shingle)
+        assert (one, one_has) == (sig[i].tolist(), bool(has[i]))
+    assert (sig[~has] == 0xFFFFFFFF).all()
+
+
+def test_densification_fallback_equals_signature_one(monkeypatch):
+    """When no probe finds a non-empty bin, an empty bin takes the text's first non-empty bin (made to
+    happen here with probe sequences that never leave their own bin)."""
+    from counterwatch.detect.index import minhash
+
+    def stuck(num_perm):
+        return np.broadcast_to(np.arange(num_perm, dtype=np.int64), (16 * num_perm, num_perm))
+
+    monkeypatch.setattr(minhash, "_probe_sequences", stuck)
+    monkeypatch.setattr(minhash, "_first_seen", minhash._first_seen.__wrapped__)
+    monkeypatch.setattr(minhash, "_probe_lists", minhash._probe_lists.__wrapped__)
+    texts = ["ab", "abcdef", "男女款真皮手提包", "x", ""]
+    sig, has = minhash.signatures(texts)
+    for i, t in enumerate(texts):
+        one, one_has = minhash.signature_one(t)
+        assert (one, one_has) == (sig[i].tolist(), bool(has[i]))
+    assert has[:4].all() and (sig[:4] != 0xFFFFFFFF).all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(UNICODE_TEXT, min_size=1, max_size=25),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([0.0, 0.3, 0.6, 1.0]),
+    st.sampled_from([(64, 16, 16), (64, 16, 2), (32, 8, 4), (16, 16, 1)]),
+)
+def test_batch_query_equals_query_one(texts, seed, min_jaccard, shape):
+    """``query`` (compiled kernel) equals ``query_one`` on a small index of random texts, their
+    near-duplicates (many bands in common: an item is reached more than once) and exact copies."""
+    num_perm, bands, max_bucket = shape
+    rng = np.random.default_rng(seed)
+    base = [*texts, *titles(rng, 12)]
+    near = [edit(rng, t, 1) for t in base if len(t) > 6]
+    indexed = [*base, *near, *base[:3]]
+    payload = rng.permutation(len(indexed)).astype(np.int64)
+    index = TextIndex.build(indexed, payload, num_perm=num_perm, bands=bands, max_bucket=max_bucket)
+    queries = [*indexed, *(edit(rng, t, 2) for t in base if len(t) > 6), "", None, "!!!"]
+    got_payload, got_jaccard = index.query(pl.Series(queries, dtype=pl.String), min_jaccard=min_jaccard)
+    assert got_payload.dtype == np.int64 and got_jaccard.dtype == np.float32
+    for q, p, j in zip(queries, got_payload.tolist(), got_jaccard.tolist(), strict=True):
+        assert index.query_one(q, min_jaccard=min_jaccard) == (p, j)
+
+
+def test_query_signatures_checks_the_signature_width():
+    index = TextIndex.build(["leather handbag", "silk scarf"], np.arange(2))
+    sig, has = signatures(["leather handbag"], num_perm=32)
+    with pytest.raises(ValueError, match=r"expected \(n, 64\)"):
+        index.query_signatures(sig, has)

@@ -121,3 +121,16 @@ def distinct(values: np.ndarray) -> np.ndarray:
 def bits_for(n: int, *, lo: int = 8, hi: int = 24) -> int:
     """Bucket-table width for ``n`` keys: about two buckets per key, within ``[lo, hi]`` bits."""
     return int(np.clip(int(np.ceil(np.log2(max(n, 1)))) + 1, lo, hi))
+
+
+def warm_kernels() -> None:
+    """Load every compiled kernel of the indexes now (from numba's disk cache, or compiling it):
+    the first call in a process costs about a second, which a scan worker pays while idle."""
+    import polars as pl
+
+    from counterwatch.detect.index.hamming import HammingIndex, flatten_hash_lists
+    from counterwatch.detect.index.minhash import TextIndex
+
+    _, hashes, _ = flatten_hash_lists(pl.Series([["0f0f0f0f0f0f0f0f", "00ff00ff00ff00ff"]]))
+    HammingIndex.build(hashes, np.arange(len(hashes), dtype=np.int64)).query(hashes, 6, max_matches_per_query=2)
+    TextIndex.build(["warm up", "warm"], np.arange(2, dtype=np.int64)).query(["warm up"], min_jaccard=0.3)

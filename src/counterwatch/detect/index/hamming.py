@@ -10,7 +10,9 @@ bits. Searching a substring within radius ``rho`` means looking up its value XOR
 pattern of weight ``<= rho``; each lookup is an exact match in a bucket table addressed by the
 substring value (no binary search). Candidates are verified with the full XOR + popcount, and
 a candidate reached through several substrings is kept only from the first that must reach it,
-so there are no duplicates and no sort to remove them.
+so there are no duplicates and no sort to remove them. The search is one compiled loop over
+the query hashes (``_hamming_kernels.query``); :meth:`HammingIndex.query_one` is its plain
+Python twin for a few hashes.
 
 Guarantee: **exact**. ``query`` returns precisely the pairs within ``max_distance``, which the
 tests check against a brute-force scan. ``max_distance`` is chosen per query call; the index
@@ -45,13 +47,12 @@ from typing import NamedTuple
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from counterwatch.detect.index import BucketTable, distinct, expand_ranges
+from counterwatch.detect.index import BucketTable, distinct
+from counterwatch.detect.index import _hamming_kernels as kernels
 
 _MAX_SUBSTRING_BITS = 22  # a bucket table of 2**22 int32 offsets is 16 MB
 _MAX_STORED_ENTRIES = 1 << 24  # a substring's stored neighbourhood may take up to 64 MB of int32 ids
-_WORK_PER_CHUNK = 1 << 21  # probes + candidates per query step: bounds its memory to ~100 MB
 
 
 class Matches(NamedTuple):
@@ -73,7 +74,13 @@ class HammingIndex:
     shifts: tuple[int, ...]  # low bit of each substring
     widths: tuple[int, ...]  # bits of each substring
     stored_radius: tuple[int, ...]  # neighbourhood stored per substring at build time; -1: probed at query time
-    tables: tuple[BucketTable, ...]  # one per substring, keyed by the substring value
+    # One bucket table per substring, keyed by the substring value, all in two flat arrays (what the
+    # compiled search takes; see ``tables``): substring j's 2**widths[j] + 1 bucket offsets are
+    # starts[start_at[j]:start_at[j + 1]], offsets into its hash ids entries[entry_at[j]:entry_at[j + 1]].
+    starts: np.ndarray  # int32 (int64 when a table holds 2**31 entries or more)
+    start_at: np.ndarray  # int64, len(widths) + 1
+    entries: np.ndarray  # int32 (int64 beyond 2**31 distinct hashes) hash ids
+    entry_at: np.ndarray  # int64, len(widths) + 1
 
     @classmethod
     def build(
@@ -93,20 +100,43 @@ class HammingIndex:
             raise ValueError(f"HammingIndex.build: substrings={m}; use 3 to 64 (wider than 22 bits is not supported)")
         widths = tuple(64 // m + (i < 64 % m) for i in range(m))
         shifts = tuple(int(s) for s in np.cumsum((0, *widths[:-1])))
-        stored, tables = [], []
-        for shift, width, rho in zip(shifts, widths, _radii(widths, max_distance), strict=True):
+        radii = _radii(widths, max_distance)
+        # Store every variant within `rho` of a substring when it fits: a query then probes once, not len(flips) times.
+        stored = tuple(
+            rho if rho >= 0 and len(_flip_masks(width, rho)) * len(distinct) <= _MAX_STORED_ENTRIES else -1
+            for width, rho in zip(widths, radii, strict=True)
+        )
+        sizes = [len(distinct) * (len(_flip_masks(w, s)) if s >= 0 else 1) for w, s in zip(widths, stored, strict=True)]
+        start_at = np.cumsum([0, *((1 << w) + 1 for w in widths)], dtype=np.int64)
+        entry_at = np.cumsum([0, *sizes], dtype=np.int64)
+        starts = np.empty(int(start_at[-1]), np.int32 if max(sizes) < 2**31 else np.int64)
+        entries = np.empty(int(entry_at[-1]), np.int32 if len(distinct) < 2**31 else np.int64)
+        for j, (shift, width, rho) in enumerate(zip(shifts, widths, stored, strict=True)):
             sub = (distinct >> np.uint64(shift)) & np.uint64((1 << width) - 1)
-            flips = _flip_masks(width, max(rho, 0))
-            if rho >= 0 and len(flips) * len(distinct) <= _MAX_STORED_ENTRIES:
-                # Store every variant within `rho` of each substring: a query then probes once, not len(flips) times.
+            if rho >= 0:
+                flips = _flip_masks(width, rho)
                 keys, ids = (sub[:, None] ^ flips[None, :]).ravel(), np.repeat(np.arange(len(distinct)), len(flips))
-                stored.append(rho)
             else:
                 keys, ids = sub, None
-                stored.append(-1)
-            tables.append(BucketTable.build(keys, width, ids, keep_keys=False))
+            table = BucketTable.build(keys, width, ids, keep_keys=False)
+            starts[start_at[j] : start_at[j + 1]] = table.starts
+            entries[entry_at[j] : entry_at[j + 1]] = table.entries
+            del table, keys, ids  # one table at a time on top of the flat arrays
         item_start = np.r_[first, len(h)].astype(np.int64)
-        return cls(distinct, item_start, p, max_distance, shifts, widths, tuple(stored), tuple(tables))
+        return cls(distinct, item_start, p, max_distance, shifts, widths, stored, starts, start_at, entries, entry_at)
+
+    @property
+    def tables(self) -> tuple[BucketTable, ...]:
+        """One bucket table per substring, keyed by the substring value (views of the flat arrays)."""
+        return tuple(
+            BucketTable(
+                bits=w,
+                starts=self.starts[self.start_at[j] : self.start_at[j + 1]],
+                entries=self.entries[self.entry_at[j] : self.entry_at[j + 1]],
+                keys=None,
+            )
+            for j, w in enumerate(self.widths)
+        )
 
     def __len__(self) -> int:
         return len(self.payload)
@@ -139,27 +169,41 @@ class HammingIndex:
         With ``max_matches_per_query``, a query keeps only its nearest that many matches
         (ties in hash order, then payload order); a count of them is then a lower bound.
         """
-        q = np.asarray(hashes, dtype=np.uint64).ravel()
+        q = np.ascontiguousarray(hashes, dtype=np.uint64).ravel()
+        q = q if q.flags.writeable else q.copy()  # one compiled signature: read-only arrays are another type
         radii = self.radii(max_distance)
         if max_matches_per_query is not None and max_matches_per_query < 0:
             raise ValueError(f"max_matches_per_query={max_matches_per_query}; give a count >= 0 or None")
-        chunk = max(1, int(_WORK_PER_CHUNK // (1 + sum(self.work_per_hash(max_distance)))))
-        starts = range(0, len(q), chunk)
-        parts = [self._query_distinct(q[s : s + chunk], max_distance, radii) for s in starts]
-        qpos = np.concatenate([np.zeros(0, np.int64), *(p[0] + s for p, s in zip(parts, starts, strict=True))])
-        hid = np.concatenate([np.zeros(0, np.int64), *(p[1] for p in parts)])
-        dist = np.concatenate([np.zeros(0, np.uint8), *(p[2] for p in parts)])
-        order = np.lexsort((hid, dist, qpos))
-        qpos, hid, dist = qpos[order], hid[order], dist[order]
-        counts = self.item_start[hid + 1] - self.item_start[hid]
-        if max_matches_per_query is not None:
-            # Clip before expanding payloads, so a hash shared by 10,000 items costs `cap` rows.
-            before = np.cumsum(counts) - counts
-            first = np.r_[True, qpos[1:] != qpos[:-1]] if len(qpos) else np.zeros(0, bool)
-            before -= np.maximum.accumulate(np.where(first, before, 0))
-            counts = np.clip(max_matches_per_query - before, 0, counts)
-        row, item = expand_ranges(self.item_start[hid], counts)
-        return Matches(qpos[row], self.payload[item], dist[row])
+        # The probes of a query hash, in substring order: substring, its bits, flip mask, tables.
+        probes = [
+            (j, flip)
+            for j, (w, r, s) in enumerate(zip(self.widths, radii, self.stored_radius, strict=True))
+            if r >= 0
+            for flip in ([0] if s >= 0 else _flip_masks(w, r).tolist())
+        ]
+        sub = np.array([j for j, _ in probes], np.int64)
+        mask = np.array([(1 << w) - 1 for w in self.widths], np.uint64)
+        shift = np.array(self.shifts, np.uint64)
+        qpos, payload, dist, n = kernels.query(
+            q,
+            np.int64(max_distance),
+            np.array(radii, np.int64),
+            mask << shift,
+            sub,
+            shift[sub],
+            mask[sub],
+            np.array([f for _, f in probes], np.uint64),
+            self.start_at[sub],
+            self.entry_at[sub],
+            self.starts,
+            self.entries,
+            self.hashes,
+            self.item_start,
+            self.payload,
+            np.int64(-1 if max_matches_per_query is None else max_matches_per_query),
+        )
+        qpos, payload, dist = qpos[:n].copy(), payload[:n].copy(), dist[:n].copy()
+        return Matches(qpos, payload, dist)
 
     def query_one(
         self, hashes: list[int], max_distance: int = 6, *, max_matches_per_query: int | None = None
@@ -195,36 +239,6 @@ class HammingIndex:
                     out.append((pos, int(self.payload[item]), d))
                     kept += 1
         return out
-
-    def _query_distinct(
-        self, q: np.ndarray, max_distance: int, radii: tuple[int, ...]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Matches of ``q`` against the distinct indexed hashes: (query position, hash id, distance)."""
-        out_q, out_h = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-        searched: list[tuple[np.uint64, int]] = []  # (mask, radius) of the substrings searched so far
-        for shift, width, table, rho, stored in zip(
-            self.shifts, self.widths, self.tables, radii, self.stored_radius, strict=True
-        ):
-            if rho < 0:
-                continue
-            mask = (1 << width) - 1
-            sub = ((q >> np.uint64(shift)) & np.uint64(mask)).astype(np.int64)
-            if stored >= 0:
-                qi, grouped = table.lookup(sub)
-            else:
-                flips = _flip_masks(width, rho).astype(np.int64)
-                probe, grouped = table.lookup((sub[:, None] ^ flips[None, :]).ravel())
-                qi = probe // len(flips)
-            hid = table.entries[grouped]
-            x = q[qi] ^ self.hashes[hid]
-            keep = np.bitwise_count(x) <= max_distance
-            for earlier_mask, earlier_rho in searched:  # a match reached through an earlier substring is kept there
-                keep &= np.bitwise_count(x & earlier_mask) > earlier_rho
-            out_q.append(qi[keep])
-            out_h.append(hid[keep].astype(np.int64))
-            searched.append((np.uint64(mask << shift), rho))
-        qi, hid = np.concatenate(out_q), np.concatenate(out_h)
-        return qi, hid, np.bitwise_count(q[qi] ^ self.hashes[hid]).astype(np.uint8)
 
 
 def _radii(widths: tuple[int, ...], max_distance: int) -> tuple[int, ...]:
@@ -301,21 +315,56 @@ def degenerate_mask(hashes: np.ndarray, min_bits: int = 8) -> np.ndarray:
 def parse_hex64(
     values: pl.Series | pa.Array | pa.ChunkedArray | np.ndarray | list[str],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """16-digit hex strings to ``(uint64 hashes, valid)``; nulls and malformed strings give 0 and False."""
-    s = values if isinstance(values, pl.Series) else pl.Series(values)
-    if s.dtype == pl.Binary:
-        s = s.cast(pl.String)
-    well_formed = s.str.len_bytes() == 16
-    parsed = s.str.to_integer(base=16, dtype=pl.UInt64, strict=False)
-    valid = (well_formed & parsed.is_not_null()).fill_null(False).to_numpy()
-    return np.where(valid, parsed.fill_null(0).to_numpy(), np.uint64(0)).astype(np.uint64), valid
+    """16-digit hex strings to ``(uint64 hashes, valid)``; nulls and malformed strings give 0 and False.
+
+    Valid: exactly 16 bytes, an optional leading ``+``, then only hex digits (what Polars'
+    ``str.to_integer(base=16)`` accepts, at that length; the tests hold the two together).
+    """
+    return kernels.parse_hex64_strings(*_string_buffers(_string_array(values)))
 
 
 def flatten_hash_lists(column: pa.Array | pa.ChunkedArray | pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A list-of-hex column (e.g. ``image_hashes``) as ``(row, hashes, valid)``, one element per hash."""
+    """A list-of-hex column (e.g. ``image_hashes``) as ``(row, hashes, valid)``, one element per hash
+    of a non-null list, parsed as :func:`parse_hex64`."""
     arr = column.to_arrow() if isinstance(column, pl.Series) else column
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    row = pc.list_parent_indices(arr).to_numpy().astype(np.int64)
-    hashes, valid = parse_hex64(pl.Series(pc.list_flatten(arr)))
+    if not (pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type)):
+        arr = arr.cast(pa.large_list(arr.type.value_type))  # list views, fixed-size lists
+    values = arr.values  # all of the child array: the list offsets point into it
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        values = _string_array(values)
+    offsets = arr.offsets.to_numpy().astype(np.int64)
+    str_off, str_valid, data = _string_buffers(values)
+    first, last = int(offsets[0]), int(offsets[-1])
+    hashes, valid = kernels.parse_hex64_strings(str_off[first : last + 1], str_valid[first:last], data)
+    lengths = np.diff(offsets)
+    row = np.repeat(np.arange(len(arr), dtype=np.int64), lengths)
+    if arr.null_count:  # a null list's range is normally empty, but need not be
+        keep = np.repeat(arr.is_valid().to_numpy(zero_copy_only=False), lengths)
+        row, hashes, valid = row[keep], hashes[keep], valid[keep]
     return row, hashes, valid
+
+
+def _string_array(values: pl.Series | pa.Array | pa.ChunkedArray | np.ndarray | list[str]) -> pa.Array:
+    """Strings as one Arrow array in the offsets + data layout; binary is decoded (invalid UTF-8 raises)."""
+    s = values if isinstance(values, pl.Series) else pl.Series(values)
+    if s.dtype in (pl.Binary, pl.Null):
+        s = s.cast(pl.String)
+    if s.dtype != pl.String:
+        raise TypeError(f"expected strings of 16 hex digits, got {s.dtype}")
+    arr = s.to_arrow()
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else arr.cast(pa.large_string())
+
+
+def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(offsets, validity as bool or empty when none is null, data bytes)`` of a string array."""
+    _, off_buf, data_buf = arr.buffers()
+    off_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    if off_buf is None:  # an empty array may come without buffers
+        return np.zeros(1, off_type), np.zeros(0, np.bool_), np.zeros(0, np.uint8)
+    offsets = np.frombuffer(off_buf, off_type)[arr.offset : arr.offset + len(arr) + 1]
+    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    valid = arr.is_valid().to_numpy(zero_copy_only=False) if arr.null_count else np.zeros(0, np.bool_)
+    return offsets, valid, data

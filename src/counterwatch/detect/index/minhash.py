@@ -11,10 +11,16 @@ Signatures: one-permutation MinHash with optimal densification (Li, Owen and Zha
 one of ``num_perm`` bins, the low 32 bits are its value, and each bin keeps the minimum. An
 empty bin (a short text) takes the value of the first non-empty bin along a fixed pseudo-random
 probe sequence of that bin, the same for every text. For two texts with Jaccard similarity J,
-each signature position then agrees with probability J, as with classic MinHash. The work
-is a handful of numpy passes over all shingles of all texts at once (one ``np.minimum.at``),
-instead of ``num_perm`` passes of ``a*x + b mod p`` and ``np.minimum.reduceat``; texts are
-never visited one by one: their UTF-8 bytes are read straight from the Arrow buffer.
+each signature position then agrees with probability J, as with classic MinHash.
+
+Work: texts are normalised as a column (Polars), once per distinct text; the rest is compiled
+kernels (numba, in ``_minhash_kernels``; compiled on first call and cached on disk, none
+at import). One kernel reads the UTF-8 bytes straight from the Arrow buffer and does
+characters, shingle hashes, bin minima and densification text by text (the first non-empty
+bin along a probe sequence is found as a vectorised min over a precomputed first-round table,
+not probe by probe). Another takes each query's band keys to the bucket table and compares
+the signatures of the distinct candidates. :func:`signature_one` and :meth:`TextIndex.query_one`
+are the same arithmetic in plain Python for one listing, and the reference the kernels equal.
 
 LSH: the signature is cut into ``bands`` bands of ``rows = num_perm / bands`` positions; two
 texts become candidates when any band agrees, which happens with probability
@@ -43,14 +49,11 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from counterwatch.detect.index import BucketTable, bits_for, distinct, fmix64
+from counterwatch.detect.index import BucketTable, _minhash_kernels, bits_for, fmix64
+from counterwatch.detect.index._minhash_kernels import _EMPTY, _PAD, _PRIME
+from counterwatch.detect.normalize import NOT_WORD_RUNS
 
-_EMPTY = np.uint32(0xFFFFFFFF)  # an empty bin; real values are clipped below it
-_PRIME = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier for combining characters and band rows
-_PAD = np.uint64(0x2545F4914F6CDD1D)  # stands for "past the end" in a text shorter than a shingle
 _DENSIFY_ROUNDS_PER_BIN = 16  # probe rounds, times num_perm; a bin still empty after that is vanishingly rare
-_QUERY_BLOCK = 1 << 15  # query signatures per step
-_PAIR_BLOCK = 1 << 18  # candidate pairs compared per step (2 x 64 MB of gathered signatures)
 
 Texts = list[str] | pl.Series | pa.Array | pa.ChunkedArray
 
@@ -63,7 +66,7 @@ def normalise(texts: Texts) -> pl.Series:
         .fill_null("")
         .str.normalize("NFKC")
         .str.to_lowercase()
-        .str.replace_all(r"[^\p{L}\p{N}]+", " ")
+        .str.replace_all(NOT_WORD_RUNS, " ")  # runs of anything but letters and digits (a lone space stays)
         .str.strip_chars()
     )
 
@@ -113,89 +116,20 @@ def signature_one(text: str | None, num_perm: int = 64, shingle: int = 3) -> tup
     return sig, has
 
 
-def characters(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Every character of every text as a uint32 (its UTF-8 bytes), and each text's start: ``(chars, offsets)``.
+def signatures(texts: Texts, num_perm: int = 64, shingle: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """MinHash signatures ``(len(texts), num_perm)`` uint32, and whether each text had any shingle.
 
-    Reads the Arrow UTF-8 buffer directly: a character is a lead byte and its continuation
-    bytes, packed big-endian, which identifies it as well as its code point does.
+    A character is its UTF-8 lead byte and continuation bytes packed big-endian (as
+    :func:`signature_one`), which identifies it as well as its code point does.
     """
-    arr = texts.to_arrow()
+    if shingle < 1 or not 1 <= num_perm < 4096:
+        raise ValueError(f"signatures: need shingle >= 1 and 1 <= num_perm < 4096, got {shingle} and {num_perm}")
+    arr = normalise(texts).to_arrow()
     arr = (arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr).cast(pa.large_string())
     _, off_buf, data_buf = arr.buffers()
     offsets = np.frombuffer(off_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]] if data_buf else np.zeros(0, np.uint8)
-    lead = (data & 0xC0) != 0x80
-    pos = np.flatnonzero(lead)
-    length = np.diff(np.r_[pos, len(data)])
-    padded = np.r_[data, np.zeros(3, np.uint8)]
-    chars = padded[pos].astype(np.uint32)
-    wide = np.flatnonzero(length > 1)  # usually a minority: only these need their continuation bytes
-    for k in range(1, 4):
-        wide = wide[length[wide] > k]
-        chars[wide] = (chars[wide] << np.uint32(8)) | padded[pos[wide] + k]
-    char_offsets = np.r_[0, np.cumsum(lead)][offsets - offsets[0]]
-    return chars, char_offsets.astype(np.int64)
-
-
-def shingle_hashes(chars: np.ndarray, offsets: np.ndarray, shingle: int) -> tuple[np.ndarray, np.ndarray]:
-    """64-bit hashes of every character ``shingle``-gram, with the text each belongs to: ``(text, hash)``."""
-    lengths = np.diff(offsets)
-    text = np.repeat(np.arange(len(lengths)), lengths)
-    end = np.repeat(offsets[1:], lengths)
-    at = np.arange(len(chars))
-    padded = np.r_[chars.astype(np.uint64), np.zeros(shingle, np.uint64)]
-    h = np.full(len(chars), np.uint64(shingle), dtype=np.uint64)
-    for k in range(shingle):
-        h = (h ^ np.where(at + k < end, padded[k : k + len(chars)], _PAD)) * _PRIME
-    whole = at + shingle <= end
-    short = (np.repeat(lengths, lengths) < shingle) & (at == np.repeat(offsets[:-1], lengths))
-    keep = whole | short
-    return text[keep], fmix64(h[keep])
-
-
-def signatures(texts: Texts, num_perm: int = 64, shingle: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """MinHash signatures ``(len(texts), num_perm)`` uint32, and whether each text had any shingle."""
-    s = normalise(texts)
-    chars, offsets = characters(s)
-    text, h = shingle_hashes(chars, offsets, shingle)
-    n = len(s)
-    bins = ((h >> np.uint64(32)) * np.uint64(num_perm)) >> np.uint64(32)  # uniform in [0, num_perm)
-    values = np.minimum(h & np.uint64(0xFFFFFFFF), np.uint64(_EMPTY - 1)).astype(np.uint32)
-    sig = np.full(n * num_perm, _EMPTY, dtype=np.uint32)
-    np.minimum.at(sig, text * num_perm + bins.astype(np.int64), values)
-    sig = sig.reshape(n, num_perm)
-    has = np.zeros(n, dtype=bool)
-    has[text] = True
-    return _densify(sig, has), has
-
-
-def _densify(sig: np.ndarray, has: np.ndarray, block: int = 1 << 14) -> np.ndarray:
-    """Fill each empty bin from the first non-empty bin on its probe sequence (the same for every text)."""
-    # Blocks of texts keep the probe loop's arrays in cache (3x faster than one pass over 1M texts).
-    return np.concatenate(
-        [np.zeros((0, sig.shape[1]), np.uint32)]
-        + [_densify_block(sig[i : i + block], has[i : i + block]) for i in range(0, len(sig), block)]
-    )
-
-
-def _densify_block(sig: np.ndarray, has: np.ndarray) -> np.ndarray:
-    n, num_perm = sig.shape
-    probes = _probe_sequences(num_perm)
-    flat = sig.ravel()
-    out = sig.copy().ravel()
-    row, col = np.nonzero((sig == _EMPTY) & has[:, None])
-    base, col = row.astype(np.int64) * num_perm, col.astype(np.int64)
-    for t in range(len(probes)):
-        if not len(base):
-            break
-        got = flat[base + probes[t][col]]
-        ok = got != _EMPTY
-        out[(base + col)[ok]] = got[ok]
-        base, col = base[~ok], col[~ok]
-    if len(base):  # deterministic fallback, vanishingly rare: the text's first non-empty bin
-        rows = base // num_perm
-        out[base + col] = sig[rows, np.argmax(sig[rows] != _EMPTY, axis=1)]
-    return out.reshape(n, num_perm)
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf else np.zeros(0, np.uint8)
+    return _minhash_kernels.signatures(offsets, data, num_perm, shingle, _first_seen(num_perm))
 
 
 @functools.lru_cache(maxsize=8)
@@ -211,19 +145,27 @@ def _probe_sequences(num_perm: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
+def _first_seen(num_perm: int) -> np.ndarray:
+    """``(num_perm, num_perm)`` uint32: ``t << 16 | q`` for the first round t at which empty bin j's probe
+    sequence reads bin q, 0xFFFFFFFF if never. The first non-empty bin on the sequence is then the
+    non-empty q of lowest value: the signature kernel takes a min over bins instead of probing."""
+    probes = _probe_sequences(num_perm)  # rounds < 2**16 and bins < 2**16: num_perm < 4096
+    rounds = np.arange(probes.shape[0], dtype=np.uint32)[:, None]
+    j = np.broadcast_to(np.arange(num_perm), probes.shape)
+    first_seen = np.full((num_perm, num_perm), 0xFFFFFFFF, dtype=np.uint32)
+    np.minimum.at(first_seen, (j, probes), (rounds << np.uint32(16)) | probes.astype(np.uint32))
+    first_seen.flags.writeable = False  # cached: shared by every call
+    return first_seen
+
+
+@functools.lru_cache(maxsize=8)
 def _probe_lists(num_perm: int) -> tuple[list[int], ...]:
     return tuple(row.tolist() for row in _probe_sequences(num_perm))
 
 
 def band_keys(sig: np.ndarray, bands: int) -> np.ndarray:
     """One uint64 key per band per text, ``(len(sig), bands)``; the band number is part of the key."""
-    n, num_perm = sig.shape
-    rows = num_perm // bands
-    banded = sig.reshape(n, bands, rows).astype(np.uint64)
-    h = np.broadcast_to(fmix64(np.arange(bands, dtype=np.uint64) + np.uint64(1)), (n, bands)).copy()
-    for k in range(rows):
-        h = (h ^ banded[:, :, k]) * _PRIME
-    return fmix64(h)
+    return _minhash_kernels.band_keys(np.ascontiguousarray(sig, dtype=np.uint32), bands)
 
 
 def s_curve(jaccard: float | np.ndarray, bands: int, rows: int) -> float | np.ndarray:
@@ -336,48 +278,29 @@ class TextIndex:
         self, sig: np.ndarray, has: np.ndarray, *, min_jaccard: float = 0.0
     ) -> tuple[np.ndarray, np.ndarray]:
         """As :meth:`query`, from signatures made by :func:`signatures` with this index's settings."""
+        if sig.ndim != 2 or sig.shape[1] != self.num_perm:
+            raise ValueError(f"TextIndex.query_signatures: signatures {sig.shape}, expected (n, {self.num_perm})")
         n = len(sig)
-        parts = [
-            self._candidates(sig[i : i + _QUERY_BLOCK], has[i : i + _QUERY_BLOCK], min_jaccard)
-            for i in range(0, n, _QUERY_BLOCK)
-        ]
-        qi = np.concatenate(
-            [np.zeros(0, np.int64), *(p[0] + i for p, i in zip(parts, range(0, n, _QUERY_BLOCK), strict=True))]
-        )
-        item = np.concatenate([np.zeros(0, np.int64), *(p[1] for p in parts)])
-        agree = np.concatenate([np.zeros(0, np.int64), *(p[2] for p in parts)])
-        # Highest agreement first, then lowest item (= lowest payload): one max over a packed key.
-        packed = (agree << 32) | (0xFFFFFFFF - item)
-        best = np.full(n, -1, dtype=np.int64)
-        np.maximum.at(best, qi, packed)
-        found = best >= 0
-        best_item = 0xFFFFFFFF - (best[found] & 0xFFFFFFFF)
         best_payload = np.full(n, -1, dtype=np.int64)
-        best_payload[found] = self.payload[best_item]
         best_jaccard = np.zeros(n, dtype=np.float32)
-        best_jaccard[found] = (best[found] >> 32) / self.num_perm
-        return best_payload, best_jaccard
-
-    def _candidates(
-        self, sig: np.ndarray, has: np.ndarray, min_jaccard: float
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Distinct (query, item) pairs sharing a band, with their agreeing positions, for one block."""
-        keys = band_keys(sig, self.bands).ravel()
-        probe, grouped = self.table.lookup(keys)
-        same = self.table.keys[grouped] == keys[probe]
-        qi, item = probe[same] // self.bands, self.table.entries[grouped[same]].astype(np.int64)
-        ok = has[qi]
-        pair = distinct(qi[ok] * len(self.payload) + item[ok])  # a near-duplicate shares many bands
-        qi, item = pair // max(len(self.payload), 1), pair % max(len(self.payload), 1)
-        agree = np.concatenate(
-            [np.zeros(0, np.int64)]
-            + [
-                (sig[qi[j : j + _PAIR_BLOCK]] == self.signatures[item[j : j + _PAIR_BLOCK]]).sum(axis=1, dtype=np.int64)
-                for j in range(0, len(qi), _PAIR_BLOCK)
-            ]
+        if not n or not len(self.payload):
+            return best_payload, best_jaccard
+        table = self.table
+        best, agree = _minhash_kernels.best_matches(
+            np.ascontiguousarray(sig, dtype=np.uint32),
+            np.ascontiguousarray(has, dtype=bool),
+            self.bands,
+            table.bits,
+            table.starts,
+            table.keys,
+            table.entries,
+            self.signatures,
+            int(np.ceil(min_jaccard * self.num_perm - 1e-9)),
         )
-        enough = agree >= int(np.ceil(min_jaccard * self.num_perm - 1e-9))
-        return qi[enough], item[enough], agree[enough]
+        found = best >= 0
+        best_payload[found] = self.payload[best[found]]
+        best_jaccard[found] = agree[found] / self.num_perm
+        return best_payload, best_jaccard
 
 
 def _as_series(texts: Texts) -> pl.Series:
