@@ -6,9 +6,9 @@ Later stages call ``read_table`` / ``read_brands``; they never open input files 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from counterwatch.config import Settings, load_settings
@@ -16,6 +16,9 @@ from counterwatch.contract.brands import Brand
 from counterwatch.contract.schema import ALL_TABLES, TABLES, TableSpec
 from counterwatch.contract.validate import ValidationReport, is_current, validate_workspace
 from counterwatch.workspace import Workspace
+
+if TYPE_CHECKING:  # pyarrow.dataset imports pandas when it is installed: a third of a second, for one function
+    import pyarrow.dataset as ds
 
 __all__ = [
     "ALL_TABLES",
@@ -61,6 +64,8 @@ def read_table(ws: Workspace, name: str, columns: list[str] | None = None) -> pa
 def open_dataset(ws: Workspace, name: str) -> ds.Dataset:
     """The valid rows of ``name`` as a dataset, for stages that stream record batches with bounded memory."""
     ensure_validated(ws)
+    import pyarrow.dataset as ds
+
     return ds.dataset(ws.tables_dir / f"{name}.parquet", format="parquet")
 
 

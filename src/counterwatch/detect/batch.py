@@ -7,6 +7,7 @@ it in a process pool, Spark can run it with ``mapInArrow``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -25,9 +26,16 @@ def signal_columns() -> dict[str, pl.DataType]:
     return cols
 
 
-def signals_frame(df: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
-    """Every signal over a Polars frame of listings (contract columns)."""
+def signals_frame(df: pl.DataFrame, ctx: DetectContext, indexed: Callable[[], DetectContext] | None = None
+                  ) -> pl.DataFrame:  # fmt: skip
+    """Every signal over a Polars frame of listings (contract columns).
+
+    ``indexed``, when given, returns the context with its photo and text indexes; it is called only
+    once the signals that need no index are done (the scan builds the indexes meanwhile).
+    """
     for s in SIGNALS:
+        if s.uses_indexes and indexed is not None:
+            ctx, indexed = indexed(), None
         df = s.compute(df, ctx)
     keep = [c for c in PASS_THROUGH if c in df.columns] + list(signal_columns())
     return df.select(keep)

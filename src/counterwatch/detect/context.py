@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from counterwatch.config import Settings, load_settings
-from counterwatch.contract import open_dataset, read_brands, read_table
+from counterwatch.contract import ensure_validated, read_brands, read_table
 from counterwatch.detect.catalog import BrandCatalog
 from counterwatch.detect.vocabulary import PhraseClass, load_vocabulary
 from counterwatch.workspace import Workspace
@@ -24,6 +25,16 @@ from counterwatch.workspace import Workspace
 def latest_labels(labels: pl.DataFrame) -> pl.DataFrame:
     """One label per listing: the latest decision wins (ties keep the later row of the table)."""
     return labels.sort("decided_at", maintain_order=True).group_by("listing_id", maintain_order=True).last()
+
+
+def _latest_created(path) -> dt.datetime | None:  # type: ignore[no-untyped-def]
+    """The latest ``created_at`` of the listings: from row-group statistics, else by reading the column."""
+    meta = pq.ParquetFile(path).metadata
+    column = meta.schema.names.index("created_at")
+    stats = [meta.row_group(g).column(column).statistics for g in range(meta.num_row_groups)]
+    if stats and all(s is not None and s.has_min_max and s.null_count is not None for s in stats):
+        return max(s.max for s in stats)
+    return pc.max(pq.read_table(path, columns=["created_at"]).column("created_at")).as_py()
 
 
 PHOTO_INDEX_FAST_MAX = 50_000  # confirmed-counterfeit photos indexed in the fast, memory-hungry layout
@@ -44,7 +55,10 @@ class DetectContext:
     _prepared: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_prepared": {}}  # automata are rebuilt where needed, not pickled
+        # automata are rebuilt where needed, and the listings behind the indexes are not shipped
+        state = {**self.__dict__, "_prepared": {}}
+        state.pop("_confirmed_rows", None)
+        return state
 
     def prepared(self, signal: Any) -> Any:
         """``signal.prepare(self)``, once per context."""
@@ -53,7 +67,9 @@ class DetectContext:
         return self._prepared[signal.name]
 
     @classmethod
-    def build(cls, ws: Workspace, settings: Settings | None = None) -> DetectContext:
+    def build(cls, ws: Workspace, settings: Settings | None = None, *, indexes: bool = True) -> DetectContext:
+        """The context of a workspace. With ``indexes=False`` the photo and text indexes are left for
+        a later ``build_indexes()`` (the scan builds them while its workers start on the text signals)."""
         settings = settings or load_settings(ws.root)
         base = settings.workspace.base_currency
         fx_table = read_table(ws, "fx_rates")
@@ -61,31 +77,45 @@ class DetectContext:
         fx[base] = 1.0
         catalog = BrandCatalog.build(read_brands(ws), fx, base)
         labels = read_table(ws, "labels")
-        # Only the labelled listings are read whole; the rest is one column and Parquet statistics.
-        listings = open_dataset(ws, "listings")
-        labelled = listings.to_table(
-            columns=["listing_id", "title", "image_hashes"],
-            filter=pc.field("listing_id").isin(pc.unique(labels.column("listing_id"))),
-        )
-        latest = pc.max(listings.to_table(columns=["created_at"]).column("created_at")).as_py()
+        # Only the labelled listings are read whole (Polars pushes the filter into the scan); the
+        # latest listing time comes from the Parquet statistics when every row group has them.
+        path = ws.tables_dir / "listings.parquet"
+        ensure_validated(ws)
+        labelled = (
+            pl.scan_parquet(path)
+            .filter(pl.col("listing_id").is_in(pl.Series(labels.column("listing_id").to_pylist(), dtype=pl.String)
+                                               .unique().implode()))
+            .select("listing_id", "title", "image_hashes")
+            .collect()
+            .to_arrow()
+        )  # fmt: skip
+        latest = _latest_created(path)
         ctx = cls(base, fx, catalog, load_vocabulary(), latest or dt.datetime.now(dt.UTC))
-        ctx.attach_confirmed(labelled, labels)
+        ctx.attach_confirmed(labelled, labels, indexes=indexes)
         return ctx
 
-    def attach_confirmed(self, listings, labels) -> None:  # type: ignore[no-untyped-def]
-        """Index the photos and titles of listings labelled counterfeit (the latest label per listing wins)."""
+    def attach_confirmed(self, listings, labels, *, indexes: bool = True) -> None:  # type: ignore[no-untyped-def]
+        """The listings labelled counterfeit (the latest label per listing wins), and unless told
+        otherwise the indexes of their photos and titles."""
         lab = pl.from_arrow(labels)
         if lab.height == 0:
             return
         confirmed = latest_labels(lab).filter(pl.col("label") == "counterfeit")["listing_id"]
         rows = pl.from_arrow(listings).filter(pl.col("listing_id").is_in(confirmed.implode()))
         self.confirmed_ids = rows["listing_id"].to_list()
+        self._confirmed_rows = rows
+        if indexes:
+            self.build_indexes()
+
+    def build_indexes(self) -> None:
+        """Index the photos and titles of the confirmed counterfeits (``attach_confirmed``'s listings)."""
+        rows = self.__dict__.pop("_confirmed_rows", None)
+        if rows is None or rows.height == 0:
+            return
         from counterwatch.detect.index.hamming import HammingIndex, degenerate_mask, flatten_hash_lists
         from counterwatch.detect.index.minhash import TextIndex
         from counterwatch.detect.normalize import plain_expr
 
-        if rows.height == 0:
-            return
         row, hashes, valid = flatten_hash_lists(rows["image_hashes"])
         keep = valid & ~degenerate_mask(hashes)
         if keep.any():

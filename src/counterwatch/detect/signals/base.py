@@ -34,6 +34,9 @@ class Signal(ABC):
     reads: ClassVar[tuple[str, ...]]
     outputs: ClassVar[dict[str, type[pl.DataType] | pl.DataType]]
     examples: ClassVar[tuple[Example, ...]] = ()
+    #: Whether it reads the context's photo or text index (the scan builds those while the
+    #: other signals already run, so these run last).
+    uses_indexes: ClassVar[bool] = False
 
     @abstractmethod
     def compute(self, df: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:

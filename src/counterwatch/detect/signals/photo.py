@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from counterwatch.detect.index.hamming import count_distinct_per_query, degenerate_mask, flatten_hash_lists
+from counterwatch.detect.index._hamming_kernels import count_distinct_other
+from counterwatch.detect.index.hamming import degenerate_mask, flatten_hash_lists
 from counterwatch.detect.signals.base import Example, Signal
 
 MAX_DISTANCE = 6  # bits of 64: re-encoding and small crops change a pHash by a few bits
@@ -24,6 +25,7 @@ _MIN_BITS = 8  # as ``degenerate_mask``
 
 class PhotoReuse(Signal):
     name = "photo"
+    uses_indexes = True
     reads = ("image_hashes",)
     outputs = {"photo_confirmed": pl.Int32}  # other confirmed-counterfeit listings sharing a near-identical photo
     examples = (Example({"image_hashes": []}, {"photo_confirmed": 0}),)
@@ -37,11 +39,8 @@ class PhotoReuse(Signal):
             keep = valid & ~degenerate_mask(hashes)
             row, hashes = row[keep], hashes[keep]
             m = index.query(hashes, MAX_DISTANCE, max_matches_per_query=200)
-            listing_row = row[m.query_pos]
-            confirmed = np.asarray(ctx.confirmed_ids, dtype=object)
-            own = df["listing_id"].to_numpy()
-            not_self = confirmed[m.payload] != own[listing_row]
-            counts = count_distinct_per_query(listing_row[not_self], m.payload[not_self], n).astype(np.int32)
+            if len(m.payload):
+                counts = _count_others(row[m.query_pos], m.payload, df["listing_id"], ctx.confirmed_ids)
         return df.with_columns(pl.Series("photo_confirmed", counts, dtype=pl.Int32))
 
     def one(self, row: dict[str, Any], ctx, _prepared: None) -> None:  # type: ignore[no-untyped-def]
@@ -57,3 +56,24 @@ class PhotoReuse(Signal):
         own = row.get("listing_id")
         matches = index.query_one(hashes, MAX_DISTANCE, max_matches_per_query=200)
         row["photo_confirmed"] = len({p for _, p, _ in matches if ctx.confirmed_ids[p] != own})
+
+
+def _count_others(
+    listing_row: np.ndarray, payload: np.ndarray, listing_id: pl.Series, confirmed_ids: list
+) -> np.ndarray:
+    """Per listing, the distinct matched confirmed listings (``payload``: rows of ``confirmed_ids``)
+    other than itself, int32. ``listing_row`` is ascending (each listing's matches together).
+
+    Ids are compared as integer codes, made only for the payloads and listings at hand: equal ids
+    get equal codes, and a listing id among no matched payload gets -1.
+    """
+    seen = np.zeros(len(confirmed_ids), dtype=bool)
+    seen[payload] = True
+    code_of: dict[Any, int] = {}
+    payload_code = np.full(len(confirmed_ids), -1, dtype=np.int64)  # -1 where no match reads it
+    matched = np.flatnonzero(seen)
+    payload_code[matched] = [code_of.setdefault(confirmed_ids[p], len(code_of)) for p in matched.tolist()]
+    rows = listing_row[np.r_[True, listing_row[1:] != listing_row[:-1]]]
+    own_code = np.full(len(listing_id), -2, dtype=np.int64)  # -2: rows without matches, never read
+    own_code[rows] = [code_of.get(i, -1) for i in listing_id.gather(rows).to_list()]
+    return count_distinct_other(listing_row, payload, payload_code, own_code, len(listing_id))

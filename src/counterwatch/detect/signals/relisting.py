@@ -15,6 +15,7 @@ from counterwatch.detect.signals.base import Example, Signal
 
 class Relisting(Signal):
     name = "relisting"
+    uses_indexes = True
     reads = ("title",)
     outputs = {
         "relist_similarity": pl.Float32,  # estimated Jaccard with the closest confirmed counterfeit
