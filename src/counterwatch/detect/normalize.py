@@ -46,6 +46,22 @@ _NOT_TOKEN = rf"[^a-z0-9{_HAN_BLOCKS}]+"
 _HAN = rf"[{_HAN_BLOCKS}]"
 
 
+def runs_to_space(chars: str, but_space: str) -> str:
+    """A pattern for "every run of ``chars`` becomes one space" that leaves a lone space alone.
+
+    ``chars`` is a character class that includes the space, ``but_space`` the same class without
+    it. Replacing ``[...]+`` with " " rewrites every single space between words (most matches, and
+    each costs a copy); this pattern matches only runs that change: a space followed by more of
+    the class, or a run that starts with another character of it. The result is the same.
+    """
+    return f"(?: {chars}+|{but_space}{chars}*)"
+
+
+_WHITESPACE_RUNS = runs_to_space(WHITESPACE[:-1], WHITESPACE[:-1].replace(" ", "", 1))
+_NOT_TOKEN_RUNS = runs_to_space(_NOT_TOKEN[:-1], rf"[^a-z0-9 {_HAN_BLOCKS}]")
+NOT_WORD_RUNS = runs_to_space(r"[^\p{L}\p{N}]", r"[^\p{L}\p{N} ]")
+
+
 def plain_expr(text: pl.Expr) -> pl.Expr:
     """The plain view of a string column."""
     return (
@@ -54,7 +70,7 @@ def plain_expr(text: pl.Expr) -> pl.Expr:
         .str.replace_all(ZERO_WIDTH, "")
         .str.to_lowercase()
         .str.replace_many(CONFUSABLES)
-        .str.replace_all(WHITESPACE, " ")
+        .str.replace_all(_WHITESPACE_RUNS, " ")
     )
 
 
@@ -63,7 +79,7 @@ def skeleton_expr(plain: pl.Expr) -> pl.Expr:
     # Accents go (Lancôme -> lancome): NFKD splits them off as combining marks.
     folded = plain.str.normalize("NFKD").str.replace_all(r"\p{Mn}+", "")
     # Han runs become separate tokens ("nike耐克" -> "nike 耐克"), then anything else splits tokens.
-    folded = folded.str.replace_many(LEET).str.replace_all(rf"({_HAN}+)", " $1 ").str.replace_all(_NOT_TOKEN, " ")
+    folded = folded.str.replace_many(LEET).str.replace_all(rf"{_HAN}+", " ${0} ").str.replace_all(_NOT_TOKEN_RUNS, " ")
     collapsed = folded.str.replace_many(_DOUBLES).str.replace_many(_DOUBLES)
     return pl.concat_str(pl.lit(" "), collapsed.str.strip_chars(" "), pl.lit(" "))
 
@@ -104,8 +120,8 @@ def skeleton_of_plain(p: str) -> str:
 def token_expr(plain: pl.Expr) -> pl.Expr:
     """Words of the plain view split on anything but letters, digits and Han, padded with spaces,
     so ``" air max "`` matches whole words only; Han and Latin runs are separate words."""
-    t = plain.str.replace_all(r"[^\p{L}\p{N}]+", " ")
-    t = t.str.replace_all(rf"({_HAN}+)", " $1 ").str.replace_all(" +", " ")
+    t = plain.str.replace_all(NOT_WORD_RUNS, " ")
+    t = t.str.replace_all(rf"{_HAN}+", " ${0} ").str.replace_all("  +", " ")
     return pl.concat_str(pl.lit(" "), t.str.strip_chars(" "), pl.lit(" "))
 
 

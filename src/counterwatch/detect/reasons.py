@@ -96,15 +96,32 @@ def _any_reason() -> pl.Expr:
 
 
 def with_reasons(df: pl.DataFrame, base_currency: str) -> pl.DataFrame:
-    """``df`` with a ``reasons`` list per row (empty when nothing stands out)."""
-    df = df.with_row_index("_r")
-    mask = df.select(_any_reason().fill_null(False)).to_series()
-    some = df.filter(mask).select("_r", pl.concat_list(reason_exprs(base_currency)).list.drop_nulls().alias("reasons"))
-    return (
-        df.join(some, on="_r", how="left", maintain_order="left")
-        .with_columns(pl.col("reasons").fill_null(pl.lit([], dtype=pl.List(pl.String))))
-        .drop("_r")
+    """``df`` with a ``reasons`` list per row (empty when nothing stands out).
+
+    Sentences are built only for the rows with some evidence (about a quarter of them), one
+    column per kind of reason; the non-null ones are gathered in reading order (listing by
+    listing, kind by kind) and grouped into lists. Polars' ``concat_list(...).list.drop_nulls()``
+    over those columns costs five times more.
+    """
+    mask = df.select(_any_reason().fill_null(False)).to_series().to_numpy()
+    exprs = reason_exprs(base_currency)
+    some = df.filter(pl.Series(mask)).select(e.alias(f"_reason{i}") for i, e in enumerate(exprs))
+    m, k = some.height, len(exprs)
+    present = np.column_stack([some[c].is_not_null().to_numpy() for c in some.columns]) if m else np.zeros((0, k), bool)
+    flat = (np.arange(k, dtype=np.int64)[None, :] * m + np.arange(m, dtype=np.int64)[:, None])[present]
+    sentences = pl.concat([some[c] for c in some.columns], rechunk=True).gather(pl.Series(flat, dtype=pl.Int64))
+    counts = present.sum(axis=1)
+    grouped = (
+        pl.DataFrame({"_row": np.repeat(np.arange(m, dtype=np.int64), counts), "reasons": sentences})
+        .group_by("_row", maintain_order=True)
+        .agg("reasons")
     )
+    lists = pl.concat([grouped["reasons"], pl.Series([[]], dtype=pl.List(pl.String))])  # the last: no reason
+    of_some = np.full(m, grouped.height, dtype=np.int64)
+    of_some[counts > 0] = np.arange(grouped.height)
+    at = np.full(df.height, grouped.height, dtype=np.int64)
+    at[mask] = of_some
+    return df.with_columns(lists.gather(pl.Series(at)).alias("reasons"))
 
 
 def reasons_one(r: dict[str, Any], base_currency: str) -> list[str]:

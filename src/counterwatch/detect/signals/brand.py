@@ -16,7 +16,6 @@ from typing import Any
 import polars as pl
 
 from counterwatch.detect.catalog import resolve_han
-from counterwatch.detect.frames import per_distinct
 from counterwatch.detect.normalize import plain, plain_expr, skeleton_expr, skeleton_of_plain, token_expr, token_view
 from counterwatch.detect.signals.base import Example, Signal
 
@@ -83,72 +82,44 @@ class BrandMention(Signal):
     def compute(self, df: pl.DataFrame, ctx) -> pl.DataFrame:  # type: ignore[no-untyped-def]
         cat = ctx.catalog
         # Disguises are looked for in the title and the declared brand; descriptions (long, and
-        # read by fewer buyers) are searched for the names as plain words only. Views and matches
-        # are computed once per distinct text.
+        # read by fewer buyers) are searched for the names as plain words only. Everything that
+        # depends on a field's text alone (views, matches, the best mention, whether it is written
+        # plainly, script flags) is computed once per distinct text; per listing, only the choice
+        # between fields and the category check of misspellings remain.
         df = df.with_columns(pl.col(f).fill_null("") for f in FIELDS)
-        found: list[pl.DataFrame] = []
-        for rank, f in enumerate(FIELDS):
-            plain, skel, tok = f"_{f}_plain", f"_{f}_skel", f"_{f}_tok"
-            views: dict[str, pl.Expr] = {}
-            if f in SKELETON_FIELDS:
-                views[skel] = skeleton_expr(pl.col(plain))
-            if f in TOKEN_FIELDS:
-                views[tok] = token_expr(pl.col(plain))
-            matches = {f"_m_{f}_{source}": e for source, e in self._match_exprs(cat, f, plain, skel, tok).items()}
-            df = per_distinct(df, f, [{plain: plain_expr(pl.col(f))}, views, matches])
-            self._collect(df, {m.removeprefix(f"_m_{f}_"): pl.col(m) for m in matches}, rank, found)
-            df = df.drop(list(matches))
-        n = df.height
-        if found:
-            best = self._best(pl.concat(found), cat, df)
-        else:
-            best = pl.DataFrame(schema={"_row": pl.UInt32, "brand_idx": pl.Int32, "how": pl.String,
-                                        "field_rank": pl.Int32, "m": pl.String})  # fmt: skip
-        per_row = pl.DataFrame({"_row": pl.arange(0, n, dtype=pl.UInt32, eager=True)}).join(best, on="_row", how="left")
-        idx = per_row["brand_idx"]
+        top_category = df.select(pl.col("category").fill_null("").str.split("/").list.first())["category"]
+        picks: list[tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr, pl.Expr]] = []  # (found, idx, how, written, plainly)
+        for _rank, f in enumerate(FIELDS):
+            distinct, misspelled = self._per_text(df, f, cat)
+            df = df.join(distinct, on=f, how="left", maintain_order="left")
+            # A misspelling counts only in a category the brand sells in ("couch" is not Coach on a sofa),
+            # and only where the field names no brand better: few listings, joined as a small table.
+            need = df.select((pl.col(f"_{f}_idx").is_null() & pl.col(f"_{f}_misspelled")).alias("n"))["n"]
+            m_idx, m_written = self._misspelled(df.select(f).with_columns(top_category.alias("_cat")), need,
+                                                misspelled, f, cat)  # fmt: skip
+            df = df.with_columns(m_idx.alias(f"_{f}_midx"), m_written.alias(f"_{f}_mwritten"))
+            picks.append((pl.col(f"_{f}_idx").is_not_null(), pl.col(f"_{f}_idx"),
+                          pl.when(pl.col(f"_{f}_plainly")).then(pl.lit("plain")).otherwise(pl.lit("disguised")),
+                          pl.col(f"_{f}_written"), pl.lit(f)))  # fmt: skip
+            picks.append((pl.col(f"_{f}_midx").is_not_null(), pl.col(f"_{f}_midx"), pl.lit("misspelled"),
+                          pl.col(f"_{f}_mwritten"), pl.lit(f)))  # fmt: skip
+
+        def first(k: int, dtype: pl.DataType) -> pl.Expr:
+            expr = pl.when(picks[0][0]).then(picks[0][k])
+            for p in picks[1:]:
+                expr = expr.when(p[0]).then(p[k])
+            return expr.otherwise(pl.lit(None, dtype=dtype))
+
         brand_ids = pl.Series([*cat.brand_ids, None], dtype=pl.String)
         names = pl.Series([*cat.names, None], dtype=pl.String)
+        idx = df.select(first(1, pl.Int32).alias("i"))["i"]
         gather = idx.fill_null(len(cat.brand_ids)).cast(pl.UInt32)
         df = df.with_columns(
             brand_ids.gather(gather).alias("brand_id"),
             names.gather(gather).alias("brand_name"),
-            pl.Series(FIELDS).gather(per_row["field_rank"].fill_null(0).cast(pl.UInt32)).alias("_field"),
-            per_row["how"].alias("_how"),
-            per_row["m"].str.strip_chars(" ").alias("_written"),
-        )
-        # Plain when the field's plain view holds one of the brand's names or aliases as written.
-        names_by_brand = pl.Series([cat.plain_names[i] for i in range(len(cat.brand_ids))] + [[]],
-                                   dtype=pl.List(pl.String))  # fmt: skip
-        df = df.with_columns(names_by_brand.gather(gather).alias("_names"))
-        # Written plainly when the field as entered (only lower-cased) holds a name or alias of the brand.
-        field_plain = (
-            pl.when(pl.col("_field") == "title")
-            .then(pl.col("title"))
-            .when(pl.col("_field") == "brand")
-            .then(pl.col("brand"))
-            .otherwise(pl.col("description"))
-            .fill_null("")
-            .str.to_lowercase()
-        )
-        is_plain = (
-            df.select(
-                pl.int_range(pl.len()).alias("_i"), field_plain.alias("_fp"), pl.col("_names")
-            )  # one row per (listing, name)
-            .explode("_names")
-            .filter(pl.col("_names").is_not_null())
-            .filter(pl.col("_fp").str.contains(pl.col("_names"), literal=True))
-            .select("_i")
-            .unique()
-        )
-        plain_mask = pl.Series(pl.arange(0, n, eager=True).is_in(is_plain["_i"].implode()))
-        how = (
-            pl.when(pl.col("brand_id").is_null())
-            .then(None)
-            .when(pl.col("_how") == "misspelled")
-            .then(pl.lit("misspelled"))
-            .when(pl.lit(plain_mask))
-            .then(pl.lit("plain"))
-            .otherwise(pl.lit("disguised"))
+            first(4, pl.String).alias("brand_field"),
+            first(2, pl.String).alias("brand_how"),
+            first(3, pl.String).str.strip_chars(" ").alias("brand_written"),
         )
         if cat.authorized:  # (store, brand) pairs of the registry, joined rather than looked up row by row
             pairs = pl.DataFrame(sorted(cat.authorized), schema={"store_id": pl.String, "brand_id": pl.String},
@@ -159,18 +130,94 @@ class BrandMention(Signal):
                 .fill_null(False)
             )
         else:
-            auth = pl.Series([False] * n, dtype=pl.Boolean)
-        originals = pl.concat_str(pl.col("title").fill_null(""), pl.col("brand").fill_null(""), separator=" ")
+            auth = pl.Series([False] * df.height, dtype=pl.Boolean)
+        temp = [f"_{f}_{c}" for f in FIELDS for c in ("idx", "written", "plainly", "misspelled", "midx", "mwritten")]
         return df.with_columns(
-            pl.when(pl.col("brand_id").is_null()).then(None).otherwise(pl.col("_field")).alias("brand_field"),
-            how.alias("brand_how"),
-            pl.col("_written").alias("brand_written"),
             auth.alias("authorized"),
-            (originals.str.contains(r"[a-zA-Z]") & originals.str.contains(r"[\u0370-\u03ff\u0400-\u04ff]")).alias(
-                "homoglyphs"
-            ),
-            originals.str.contains(r"[\u200b-\u200f\u2060-\u2064\ufeff]").alias("invisible_chars"),
-        ).drop("_field", "_how", "_written", "_names")
+            ((pl.col("_title_latin") | pl.col("_brand_latin")) & (pl.col("_title_gc") | pl.col("_brand_gc")))
+            .alias("homoglyphs"),
+            (pl.col("_title_invisible") | pl.col("_brand_invisible")).alias("invisible_chars"),
+        ).drop(*temp, *(f"_{f}_{c}" for f in SKELETON_FIELDS for c in ("latin", "gc", "invisible")))
+
+    def _per_text(self, df: pl.DataFrame, f: str, cat) -> tuple[pl.DataFrame, pl.DataFrame]:  # type: ignore[no-untyped-def]
+        """Field ``f``'s distinct texts with their views, their best mention of a brand that is not a
+        misspelling (``_f_idx``, ``_f_written``, ``_f_plainly``), and whether misspellings were found;
+        and the misspellings as a table (text, brand, written)."""
+        plain, skel, tok = f"_{f}_plain", f"_{f}_skel", f"_{f}_tok"
+        d = df.select(pl.col(f)).unique(maintain_order=True).with_columns(plain_expr(pl.col(f)).alias(plain))
+        views: dict[str, pl.Expr] = {}
+        if f in SKELETON_FIELDS:
+            views[skel] = skeleton_expr(pl.col(plain))
+            views.update({
+                f"_{f}_latin": pl.col(f).str.contains(r"[a-zA-Z]"),
+                f"_{f}_gc": pl.col(f).str.contains(r"[\u0370-\u03ff\u0400-\u04ff]"),
+                f"_{f}_invisible": pl.col(f).str.contains(r"[\u200b-\u200f\u2060-\u2064\ufeff]"),
+            })  # fmt: skip
+        if f in TOKEN_FIELDS:
+            views[tok] = token_expr(pl.col(plain))
+        d = d.with_columns(**views)
+        matches = self._match_exprs(cat, f, plain, skel, tok)
+        d = d.with_row_index("_v")
+        found: list[pl.DataFrame] = []
+        if matches:
+            matched = d.select("_v", *(e.alias(src) for src, e in matches.items()))
+            for src in matches:
+                long = matched.select("_v", pl.col(src).alias("m")).explode("m").drop_nulls("m")
+                if long.height:
+                    found.append(long.with_columns(pl.lit(src).alias("source")))
+        hits = self._resolve(pl.concat(found) if found else None, cat)
+        best = (
+            hits.filter(pl.col("how") != "misspelled")
+            .with_columns(pl.col("how").replace_strict(_HOW_RANK, default=3).alias("_how_rank"),
+                          pl.col("m").str.len_chars().alias("_len"))
+            # ties go to the longest match ("tag heuer" over "tag"), then fixed orders: deterministic
+            .sort(["_v", "_how_rank", "_len", "brand_idx", "m"], descending=[False, False, True, False, False])
+            .group_by("_v", maintain_order=True)
+            .first()
+            .select("_v", pl.col("brand_idx").alias(f"_{f}_idx"), pl.col("m").alias(f"_{f}_written"))
+        )
+        misspelled = hits.filter(pl.col("how") == "misspelled").select("_v", "brand_idx", "m")
+        d = d.join(best, on="_v", how="left", maintain_order="left").with_columns(
+            pl.col("_v").is_in(misspelled["_v"].implode()).alias(f"_{f}_misspelled")
+        )
+        # Written plainly when the field as entered (only lower-cased) holds a name or alias of the brand.
+        names_by_brand = pl.Series([*cat.plain_names, []], dtype=pl.List(pl.String))
+        with_names = d.select(
+            "_v", pl.col(f).str.to_lowercase().alias("_lower"),
+            pl.lit(names_by_brand).gather(pl.col(f"_{f}_idx").fill_null(len(cat.plain_names)).cast(pl.UInt32)).alias("_n"),
+        ).explode("_n").drop_nulls("_n")  # fmt: skip
+        plainly = with_names.filter(pl.col("_lower").str.contains(pl.col("_n"), literal=True))["_v"].unique()
+        d = d.with_columns(pl.col("_v").is_in(plainly.implode()).alias(f"_{f}_plainly"))
+        misspelled = misspelled.join(d.select("_v", f), on="_v").drop("_v")
+        return d.drop("_v"), misspelled
+
+    @staticmethod
+    def _misspelled(rows: pl.DataFrame, need: pl.Series, misspelled: pl.DataFrame, f: str, cat):  # type: ignore[no-untyped-def]
+        """Per listing, the best misspelling of field ``f`` of a brand that sells in its category
+        (longest, then brand order, then text), where ``need`` says to look: (brand index, written)."""
+        n = rows.height
+        none = pl.Series([None] * n, dtype=pl.Int32), pl.Series([None] * n, dtype=pl.String)
+        if not need.any():
+            return none
+        cats = pl.DataFrame(
+            {"brand_idx": list(range(len(cat.categories))), "_cats": [sorted(c) for c in cat.categories]},
+            schema={"brand_idx": pl.Int32, "_cats": pl.List(pl.String)},
+        )
+        best = (
+            rows.with_row_index("_row")
+            .filter(need)
+            .join(misspelled, on=f)
+            .join(cats, on="brand_idx", how="left")
+            .filter(pl.col("_cats").list.contains(pl.col("_cat")))
+            .with_columns(pl.col("m").str.len_chars().alias("_len"))
+            .sort(["_row", "_len", "brand_idx", "m"], descending=[False, True, False, False])
+            .group_by("_row", maintain_order=True)
+            .first()
+        )
+        per_row = pl.DataFrame({"_row": pl.arange(0, n, dtype=pl.UInt32, eager=True)}).join(
+            best.select("_row", "brand_idx", "m"), on="_row", how="left", maintain_order="left"
+        )
+        return per_row["brand_idx"].cast(pl.Int32), per_row["m"]
 
     def prepare(self, ctx) -> _Matchers:  # type: ignore[no-untyped-def]
         cat = ctx.catalog
@@ -252,22 +299,11 @@ class BrandMention(Signal):
         return out
 
     @staticmethod
-    def _collect(df: pl.DataFrame, cols: dict[str, pl.Expr | None], rank: int, found: list[pl.DataFrame]) -> None:
-        """Matches of each pattern source in one field, as (row, matched text, source, field rank)."""
-        exprs = {source: expr for source, expr in cols.items() if expr is not None}
-        if not exprs:
-            return
-        matched = df.select(
-            pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), *(e.alias(s) for s, e in exprs.items())
-        )
-        for source in exprs:
-            long = matched.select("_row", pl.col(source).alias("m")).explode("m").drop_nulls("m")
-            if long.height:
-                found.append(long.with_columns(pl.lit(source).alias("source"), pl.lit(rank).alias("field_rank")))
-
-    @staticmethod
-    def _best(long: pl.DataFrame, cat, df: pl.DataFrame) -> pl.DataFrame:  # type: ignore[no-untyped-def]
-        """Resolve matched patterns to brands and keep each listing's strongest mention."""
+    def _resolve(long: pl.DataFrame | None, cat) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+        """Matched patterns (``_v``, ``m``, ``source``) resolved to brands: (``_v``, ``m``, ``brand_idx``, ``how``)."""
+        schema = {"_v": pl.UInt32, "m": pl.String, "brand_idx": pl.Int32, "how": pl.String}
+        if long is None:
+            return pl.DataFrame(schema=schema)
         table = [
             *((p, i, how, "token") for p, (i, how) in cat.token_patterns.items()),
             *((p, i, "squeezed", "squeezed") for p, i in cat.squeezed_patterns.items()),
@@ -286,33 +322,7 @@ class BrandMention(Signal):
         patterns = pl.DataFrame(
             table, schema={"m": pl.String, "brand_idx": pl.Int32, "how": pl.String, "source": pl.String}, orient="row"
         )
-        hits = long.join(patterns, on=["m", "source"], how="inner")
-        # Misspellings count only in a category the brand sells in: "couch" is not Coach on a sofa.
-        cats = pl.DataFrame(
-            {"brand_idx": list(range(len(cat.categories))), "_cats": [sorted(c) for c in cat.categories]},
-            schema={"brand_idx": pl.Int32, "_cats": pl.List(pl.String)},
-        )
-        listing_cat = df.select(
-            pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
-            pl.col("category").fill_null("").str.split("/").list.first().alias("_cat"),
-        )
-        hits = (
-            hits.join(cats, on="brand_idx", how="left")
-            .join(listing_cat, on="_row", how="left")
-            .filter((pl.col("how") != "misspelled") | pl.col("_cats").list.contains(pl.col("_cat")))
-        )
-        return (
-            hits.with_columns(pl.col("how").replace_strict(_HOW_RANK, default=3).alias("_how_rank"))
-            # ties go to the longest match ("tag heuer" over "tag"), then fixed orders: deterministic
-            .with_columns(pl.col("m").str.len_chars().alias("_len"))
-            .sort(
-                ["_row", "field_rank", "_how_rank", "_len", "brand_idx", "m"],
-                descending=[False, False, False, True, False, False],
-            )
-            .group_by("_row", maintain_order=True)
-            .first()
-            .select("_row", "brand_idx", "how", pl.col("field_rank").cast(pl.Int32), "m")
-        )
+        return long.join(patterns, on=["m", "source"], how="inner").select(*schema)
 
 
 def _resolve_one(cat, x: str, source: str) -> tuple[int, str] | None:  # type: ignore[no-untyped-def]
