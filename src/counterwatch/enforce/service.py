@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -138,10 +138,13 @@ class Enforcement:
 
     def brand(self, brand_id: str) -> Brand:
         b = self.s.get(Brand, brand_id)
-        a = self.actor
-        if b is None or not (a.role in READERS or (a.role == "brand" and b.rights_holder_id == a.rights_holder_id)):
+        if b is None or not self._brand_visible(b):
             raise self._missing("brand", brand_id, denied=b is not None)
         return b
+
+    def _brand_visible(self, b: Brand) -> bool:
+        a = self.actor
+        return a.role in READERS or (a.role == "brand" and b.rights_holder_id == a.rights_holder_id)
 
     def notice(self, notice_id: str) -> Notice:
         n = self.s.get(Notice, notice_id)
@@ -226,10 +229,24 @@ class Enforcement:
     def file_notice(self, n: NoticeIn) -> Notice:
         """Record a notice. One relying on an unknown or expired right is kept, as ``rejected`` with
         the reason; a valid one becomes a review item (or, for a good-faith notifier with
-        auto-approval on, a takedown)."""
+        auto-approval on, a takedown).
+
+        Two reads: the brand with its rights holder and the trademark relied on, then whether the
+        notice id is taken with the listing's status and risk (five round trips before; under load
+        each one is latency for every request queued behind it).
+        """
         self._require("admin", "brand")
-        brand = self.brand(n.brand_id)
-        rh = self.s.get(RightsHolder, brand.rights_holder_id)
+        relied_on = (and_(Trademark.brand_id == Brand.brand_id, Trademark.registration_no == n.registration_no)
+                     if n.basis == "trademark" else false())  # fmt: skip
+        row = self.s.execute(
+            select(Brand, RightsHolder, Trademark)
+            .join(RightsHolder, RightsHolder.id == Brand.rights_holder_id)
+            .outerjoin(Trademark, relied_on)
+            .where(Brand.brand_id == n.brand_id)
+        ).first()
+        brand, rh, tm = row if row is not None else (None, None, None)
+        if brand is None or not self._brand_visible(brand):
+            raise self._missing("brand", n.brand_id, denied=brand is not None)
         assert rh is not None
         self._refresh_holder_suspension(rh)
         if rh.status == "suspended":
@@ -237,17 +254,21 @@ class Enforcement:
                                f"{rh.suspended_until:%Y-%m-%d} after repeated unfounded notices")  # fmt: skip
         if n.basis not in BASES:
             raise RefusedError(f"basis {n.basis!r} is not one of {', '.join(BASES)}")
-        if self.s.get(Notice, n.notice_id) is not None:
+        taken, listing_status, listing_risk = self.s.execute(select(
+            select(Notice.notice_id).where(Notice.notice_id == n.notice_id).exists(),
+            select(Listing.status).where(Listing.listing_id == n.listing_id).scalar_subquery(),
+            select(Listing.risk).where(Listing.listing_id == n.listing_id).scalar_subquery(),
+        )).one()  # fmt: skip
+        if taken:
             raise ConflictError(f"notice {n.notice_id!r} exists already")
-        listing = self.s.get(Listing, n.listing_id)
-        if listing is None:  # the listing is no secret to its complainant: it is public on the marketplace
+        if listing_status is None:  # the listing is no secret to its complainant: it is public on the marketplace
             raise NotFoundError(f"listing {n.listing_id!r} not found", entity="listing", entity_id=n.listing_id)
         now = self.now()
         notice = Notice(notice_id=n.notice_id, rights_holder_id=rh.id, brand_id=brand.brand_id,
                         listing_id=n.listing_id, basis=n.basis, registration_no=n.registration_no,
                         evidence=n.evidence, submitted_at=n.submitted_at or now, received_at=now,
                         status="pending")  # fmt: skip
-        problem = self._right_problem(brand, n, now)
+        problem = _right_problem(brand, tm, n, now)
         if problem:
             notice.status, notice.rejection_reason, notice.decided_at = "rejected", problem, now
         self.s.add(notice)  # inserted with the rest at commit: the unit of work orders notice before item
@@ -256,13 +277,13 @@ class Enforcement:
         if problem:
             self.refresh_reputation(rh)
             return notice
-        if listing.status == "removed":
+        if listing_status == "removed":
             # already down: the notice is upheld by the earlier takedown, nothing to review
             notice.status, notice.decided_at = "upheld", now
             self.audit("uphold", "notice", notice.notice_id, why="the listing had already been taken down")
             return notice
-        item = ReviewItem(listing_id=listing.listing_id, source="notice", notice_id=notice.notice_id,
-                          risk=listing.risk or 0.0, priority=0 if rh.tier == "good_faith" else 1,
+        item = ReviewItem(listing_id=n.listing_id, source="notice", notice_id=notice.notice_id,
+                          risk=listing_risk or 0.0, priority=0 if rh.tier == "good_faith" else 1,
                           status="open", created_at=now)  # fmt: skip
         self.s.add(item)
         if rh.tier == "good_faith" and self.cfg.reputation.good_faith_auto_approve:
@@ -270,18 +291,6 @@ class Enforcement:
             self._decide(item, "take_down", "counterfeit", "good-faith notifier: approved automatically",
                          automated=True)  # fmt: skip
         return notice
-
-    def _right_problem(self, brand: Brand, n: NoticeIn, now: dt.datetime) -> str | None:
-        if n.basis != "trademark":
-            return None  # only trademarks are registered here; other rights are judged by the reviewer
-        tm = self.s.execute(select(Trademark).where(Trademark.brand_id == brand.brand_id,
-                                                    Trademark.registration_no == n.registration_no)).scalar()  # fmt: skip
-        if tm is None:
-            return (f"trademark {n.registration_no!r} is not registered for brand {brand.brand_id!r}; "
-                    "register it before relying on it")  # fmt: skip
-        if tm.expires is not None and tm.expires < now.date():
-            return f"trademark {n.registration_no!r} ({tm.office}) expired on {tm.expires.isoformat()}"
-        return None
 
     def notices(self, status: str | None = None, limit: int = 100, offset: int = 0) -> list[Notice]:
         self._require(*READERS, "brand")
@@ -784,3 +793,16 @@ class Enforcement:
 
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
+
+
+def _right_problem(brand: Brand, tm: Trademark | None, n: NoticeIn, now: dt.datetime) -> str | None:
+    """Why the right a notice relies on does not hold (``tm``: the brand's trademark with the notice's
+    registration number, if registered), or None."""
+    if n.basis != "trademark":
+        return None  # only trademarks are registered here; other rights are judged by the reviewer
+    if tm is None:
+        return (f"trademark {n.registration_no!r} is not registered for brand {brand.brand_id!r}; "
+                "register it before relying on it")  # fmt: skip
+    if tm.expires is not None and tm.expires < now.date():
+        return f"trademark {n.registration_no!r} ({tm.office}) expired on {tm.expires.isoformat()}"
+    return None
