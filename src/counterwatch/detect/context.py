@@ -51,14 +51,14 @@ class DetectContext:
     confirmed_ids: list[str] = field(default_factory=list)
     photo_index: object | None = None  # HammingIndex over confirmed counterfeits' photos
     text_index: object | None = None  # TextIndex over confirmed counterfeits' titles
+    #: the confirmed listings (id, title, photos) until their indexes are built; never shipped
+    confirmed_rows: pl.DataFrame | None = field(default=None, repr=False, compare=False)
     #: per signal, what its one-listing twin compiled (``Signal.prepare``); built on first use, never shipped
     _prepared: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
         # automata are rebuilt where needed, and the listings behind the indexes are not shipped
-        state = {**self.__dict__, "_prepared": {}}
-        state.pop("_confirmed_rows", None)
-        return state
+        return {**self.__dict__, "_prepared": {}, "confirmed_rows": None}
 
     def prepared(self, signal: Any) -> Any:
         """``signal.prepare(self)``, once per context."""
@@ -103,13 +103,15 @@ class DetectContext:
         confirmed = latest_labels(lab).filter(pl.col("label") == "counterfeit")["listing_id"]
         rows = pl.from_arrow(listings).filter(pl.col("listing_id").is_in(confirmed.implode()))
         self.confirmed_ids = rows["listing_id"].to_list()
-        self._confirmed_rows = rows
+        self.confirmed_rows = rows
         if indexes:
             self.build_indexes()
 
-    def build_indexes(self) -> None:
-        """Index the photos and titles of the confirmed counterfeits (``attach_confirmed``'s listings)."""
-        rows = self.__dict__.pop("_confirmed_rows", None)
+    def build_indexes(self, rows: pl.DataFrame | None = None) -> None:
+        """Index the photos and titles of the confirmed counterfeits: ``rows`` (listing_id, title,
+        image_hashes), by default ``attach_confirmed``'s."""
+        rows = self.confirmed_rows if rows is None else rows
+        self.confirmed_rows = None
         if rows is None or rows.height == 0:
             return
         from counterwatch.detect.index.hamming import HammingIndex, degenerate_mask, flatten_hash_lists

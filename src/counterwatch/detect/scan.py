@@ -70,8 +70,7 @@ def _build_indexes(state: str) -> int:
     for every worker (``_indexed``). The main process has no idle core to build them on."""
     try:
         ctx: DetectContext = _state(state)["ctx"]  # type: ignore[assignment]
-        ctx._confirmed_rows = pl.read_ipc(state + ".confirmed.arrow")
-        ctx.build_indexes()
+        ctx.build_indexes(pl.read_ipc(state + ".confirmed.arrow"))
         with atomic_path(Path(state + ".indexes")) as tmp, open(tmp, "wb") as f:
             pickle.dump((ctx.photo_index, ctx.text_index), f, protocol=pickle.HIGHEST_PROTOCOL)
         _STATE["indexed"] = True
@@ -324,7 +323,7 @@ def scan(
         scorer = Scorer.for_workspace(ws)
         init = (ctx, scorer, settings.detect.block_at, settings.detect.review_at)
         if workers > 1:
-            rows = ctx.__dict__.get("_confirmed_rows")
+            rows = ctx.confirmed_rows
             (rows if rows is not None else pl.DataFrame()).write_ipc(state + ".confirmed.arrow")
             with open(state, "wb") as f:
                 pickle.dump(init, f, protocol=pickle.HIGHEST_PROTOCOL)
