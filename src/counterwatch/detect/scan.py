@@ -30,7 +30,7 @@ from counterwatch.detect.batch import signals_frame
 from counterwatch.detect.context import DetectContext
 from counterwatch.detect.features import FLAGGED
 from counterwatch.detect.reasons import with_reasons
-from counterwatch.detect.scorer import Scorer, bands
+from counterwatch.detect.scorer import Scorer, band_expr
 from counterwatch.errors import InputError
 from counterwatch.workspace import Workspace, atomic_path
 
@@ -128,7 +128,7 @@ def _pass1(task: tuple[str, str, list[int], str]) -> int:
     table = pq.ParquetFile(path).read_row_groups(row_groups)
     df = signals_frame(pl.from_arrow(table), ctx, lambda: _indexed(state))  # type: ignore[arg-type]
     df = df.with_columns(FLAGGED.alias("flagged"))
-    df.write_ipc(out, compression="lz4")
+    df.write_ipc(out, compression="uncompressed")  # local scratch, read once: compressing costs more than it saves
     partial_context(df, ctx).write_ipc(out.replace(".arrow", ".stores.arrow"))
     df.select("product_id", "price_ratio").filter(
         pl.col("product_id").is_not_null() & pl.col("price_ratio").is_not_null()
@@ -159,7 +159,7 @@ def _pass2(task: tuple[str, str, str, str]) -> dict[str, int]:
     ctx, scorer = st["ctx"], st["scorer"]
     df = with_context(pl.read_ipc(part), _scan_context(context_dir))
     df = score_frame(df, scorer, ctx, st["block"], st["review"])  # type: ignore[arg-type]
-    df.select(output_columns(df)).write_ipc(out, compression="lz4")
+    df.select(output_columns(df)).write_ipc(out, compression="uncompressed")
     return band_counts(df)
 
 
@@ -287,8 +287,8 @@ def score_frame(df: pl.DataFrame, scorer: Scorer, ctx: DetectContext, block: flo
         .replace_strict(ids, names, default=None, return_dtype=pl.String)
         .alias("implied_brand_name")
     )
-    risk = scorer.risk(df)
-    df = df.with_columns(pl.Series("risk", risk, dtype=pl.Float64), pl.Series("band", bands(risk, block, review)))
+    df = df.with_columns(pl.Series("risk", scorer.risk(df), dtype=pl.Float64))
+    df = df.with_columns(band_expr(pl.col("risk"), block, review).alias("band"))
     return with_reasons(df, ctx.base_currency)
 
 
@@ -342,18 +342,17 @@ def scan(
         say("store and product context")
         write_context(parts, ws, ctx, context_dir)
         done = 0
-        target = ws.out / SCORES
-        # Each scored part is appended to the one output file as soon as it is there (in row-group
-        # order), while the workers score the next ones: the copy overlaps the scoring.
-        with atomic_path(target) as tmp, _Appender(tmp) as out:
-            for (_, _, _, part), bands_of_part in zip(pass2, run(_pass2, pass2), strict=True):
-                out.append(Path(part))
-                for band, c in bands_of_part.items():
-                    counts[str(band)] += int(c)
-                    done += int(c)
-                say(f"scored {done:,} / {meta.num_rows:,} listings")
-            if not out.rows:
-                raise InputError("no valid listings to score")
+        for bands_of_part in run(_pass2, pass2):
+            for band, c in bands_of_part.items():
+                counts[str(band)] += int(c)
+                done += int(c)
+            say(f"scored {done:,} / {meta.num_rows:,} listings")
+    if not done:
+        raise InputError("no valid listings to score")
+    say(f"writing {SCORES}")
+    target = ws.out / SCORES
+    with atomic_path(target) as tmp:
+        write_scores([p for _, _, _, p in pass2], tmp)
     kept = ws.out / CONTEXT
     shutil.rmtree(kept, ignore_errors=True)
     context_dir.rename(kept)
@@ -374,10 +373,22 @@ def task_groups(sizes: list[int], rows: int) -> list[list[int]]:
     return tasks
 
 
+def _process_context() -> mp.context.BaseContext:
+    """Workers forked from a fork server that has loaded the compiled index kernels
+    (``index.preload``: numba's start-up and the kernels' machine code, about a second of CPU, paid
+    once instead of in every worker), where the platform has one; else spawned."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    context = mp.get_context("forkserver")
+    context.set_forkserver_preload(["counterwatch.detect.index.preload"])
+    return context
+
+
 @contextmanager
 def _pool(workers: int) -> Iterator[Callable]:  # type: ignore[type-arg]
-    """``map`` over a spawn process pool (fork would inherit Polars' and DuckDB's thread-pool locks
-    held), or in this process when one worker is asked for."""
+    """``map`` over a process pool, or in this process when one worker is asked for. The workers
+    are not forked from this process, which would inherit Polars' and DuckDB's thread-pool locks
+    held: they come from a fork server that imports neither (``_process_context``)."""
     if workers <= 1:
         try:
             yield map
@@ -391,7 +402,7 @@ def _pool(workers: int) -> Iterator[Callable]:  # type: ignore[type-arg]
     previous = os.environ.get("POLARS_MAX_THREADS")
     os.environ["POLARS_MAX_THREADS"] = "1"
     try:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=_process_context()) as pool:
             yield pool.map
     finally:
         if previous is None:
@@ -400,27 +411,11 @@ def _pool(workers: int) -> Iterator[Callable]:  # type: ignore[type-arg]
             os.environ["POLARS_MAX_THREADS"] = previous
 
 
-class _Appender:
-    """Parts appended in order to one Parquet file (so scores follow the listings' order), each part
-    deleted once copied."""
-
-    def __init__(self, path: Path) -> None:
-        self.path, self.writer, self.rows = path, None, 0
-
-    def __enter__(self) -> _Appender:
-        return self
-
-    def append(self, part: Path) -> None:
-        table = pl.read_ipc(part).to_arrow()
-        if self.writer is None:
-            self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
-        self.writer.write_table(table.cast(self.writer.schema))
-        self.rows += table.num_rows
-        part.unlink()
-
-    def __exit__(self, *exc: object) -> None:
-        if self.writer is not None:
-            self.writer.close()
+def write_scores(parts: list[str], path: Path) -> None:
+    """The scored parts, in order (scores follow the listings' order), as one Parquet file: Polars
+    streams them through its own Parquet writer on every core (the workers are done by then), about
+    three times faster than pyarrow's writer appending part by part while the workers still ran."""
+    pl.scan_ipc(parts).sink_parquet(path, compression="zstd", row_group_size=BATCH_ROWS)
 
 
 def rescore(

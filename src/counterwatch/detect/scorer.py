@@ -164,8 +164,10 @@ def train_model(df: pl.DataFrame, labels: np.ndarray, seed: int = 0) -> tuple[An
     return model, card
 
 
-def bands(risk: np.ndarray, block: float, review: float) -> np.ndarray:
-    return np.where(risk >= block, "block", np.where(risk >= review, "review", "allow"))
+def band_expr(risk: pl.Expr, block: float, review: float) -> pl.Expr:
+    """``block`` at or above ``block``, ``review`` at or above ``review``, else ``allow``."""
+    block_or_review = pl.when(risk >= block).then(pl.lit("block")).when(risk >= review).then(pl.lit("review"))
+    return block_or_review.otherwise(pl.lit("allow"))
 
 
 def shift_prior(p: np.ndarray, trained: float, target: float) -> np.ndarray:
