@@ -54,7 +54,8 @@ def read_table(ws: Workspace, name: str, columns: list[str] | None = None) -> pa
     """The valid rows of input table ``name`` in the contract's types (validating first if needed)."""
     spec = TABLES[name]
     ensure_validated(ws)
-    table = pq.read_table(ws.tables_dir / f"{name}.parquet", columns=columns)
+    # One file: ParquetFile reads it without pyarrow.dataset, whose import pulls in pandas (0.3 s).
+    table = pq.ParquetFile(ws.tables_dir / f"{name}.parquet").read(columns=columns)
     target = canonical_schema(spec, table.schema)
     if columns is not None:
         target = pa.schema([target.field(c) for c in columns])

@@ -24,8 +24,22 @@ def misspellings(name: str) -> set[str]:
     """One-edit variants of a Latin name a seller would write (a letter dropped, neighbours swapped,
     a vowel changed or added), as skeletons. Edits apply to the name before doubled letters collapse,
     so "Vuituton" and "Burbrery" are found; variants shorter than four letters are left out."""
-    word = skeleton(name).strip()  # folded, but we need the uncollapsed letters: rebuild them
-    raw = _uncollapsed(name)
+    return misspellings_of([name])[0]
+
+
+def misspellings_of(names: list[str]) -> list[set[str]]:
+    """``misspellings`` of many names, their variants folded in one column pass."""
+    edits = [_edits(_uncollapsed(n)) for n in names]
+    folded = dict(zip(pool := sorted(set().union(*edits)), skeletons(pool), strict=True))
+    out = []
+    for name, variants in zip(names, edits, strict=True):
+        word = skeleton(name).strip()
+        out.append({v for e in variants if (v := folded[e]) != word and len(v.replace(" ", "")) >= MIN_MISSPELL})
+    return out
+
+
+def _edits(raw: str) -> set[str]:
+    """The one-edit variants of ``raw`` (uncollapsed letters), before folding."""
     out: set[str] = set()
     n = len(raw)
     for i in range(1, n):  # sellers keep the first letter: the name must still be recognised
@@ -37,9 +51,7 @@ def misspellings(name: str) -> set[str]:
         if raw[i] in VOWELS:
             out.update(raw[:i] + v + raw[i + 1 :] for v in VOWELS)
         out.update(raw[: i + 1] + v + raw[i + 1 :] for v in VOWELS)
-    variants = set(skeletons(sorted(out)))
-    variants.discard(word)
-    return {v for v in variants if len(v.replace(" ", "")) >= MIN_MISSPELL}
+    return out
 
 
 def skeletons(texts: list[str]) -> list[str]:
@@ -129,10 +141,9 @@ class BrandCatalog:
         for b in brands:
             cat.authorized.update((s, b.brand_id) for s in b.authorized_stores)
         latin_names = [(n, i) for i, b in enumerate(brands) for n in (b.name, *b.aliases) if not _HAN.search(n)]
-        for n, i in latin_names:
-            if len(skeleton(n).replace(" ", "")) < MIN_MISSPELL:
-                continue
-            for v in misspellings(n):
+        latin_names = [(n, i) for n, i in latin_names if len(skeleton(n).replace(" ", "")) >= MIN_MISSPELL]
+        for (_n, i), variants in zip(latin_names, misspellings_of([n for n, _ in latin_names]), strict=True):
+            for v in sorted(variants):
                 if v in exact:
                     continue
                 cat.token_patterns.setdefault(f" {v} ", (i, "misspelled"))
