@@ -115,3 +115,13 @@ def test_store_age_is_the_stores_and_no_join_leftovers(scanned):
     got = scores.unique("store_id").join(stores, on="store_id")
     expected = (pl.lit(latest) - got["created_at"]).dt.total_days()
     assert got["store_age_days"].to_list() == got.select(expected).to_series().to_list()
+
+
+def test_a_workspace_whose_listings_are_all_invalid_says_so(detect_ws, tmp_path):
+    """Every listing quarantined (here: a currency without a rate): a clear error, not a crash."""
+    ws = fresh_copy(detect_ws, tmp_path / "ws")
+    listings = pl.read_parquet(ws.root / "listings.parquet")
+    listings.with_columns(pl.lit("XXX").alias("currency")).write_parquet(ws.root / "listings.parquet")
+    r = cw("scan", str(ws.root))
+    assert r.returncode != 0
+    assert "no valid listings to score" in r.stderr and "'listings'" in r.stderr

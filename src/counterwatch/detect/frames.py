@@ -18,3 +18,20 @@ def per_distinct(df: pl.DataFrame, column: str, steps: list[dict[str, pl.Expr]])
     for step in steps:
         distinct = distinct.with_columns(expr.alias(name) for name, expr in step.items())
     return df.join(distinct, on=column, how="left", maintain_order="left")
+
+
+def union_lists(first: pl.Series, second: pl.Series) -> pl.Series:
+    """Per row, ``first`` then the items of ``second`` not already in it (both without repeats).
+
+    Where ``second`` is empty (most rows: few descriptions add terms to their title's), that is
+    ``first`` as it is; the union is built only for the other rows and gathered into place.
+    """
+    rows = (second.list.len() > 0).arg_true()
+    if not rows.len():
+        return first
+    merged = pl.DataFrame({"a": first.gather(rows), "b": second.gather(rows)}).select(
+        pl.concat_list("a", "b").list.unique(maintain_order=True)
+    )["a"]
+    at = pl.int_range(0, first.len(), dtype=pl.UInt32, eager=True).scatter(rows, pl.int_range(
+        first.len(), first.len() + rows.len(), dtype=pl.UInt32, eager=True))
+    return pl.concat([first, merged.cast(first.dtype)]).gather(at).rename(first.name)

@@ -129,10 +129,11 @@ def _pass1(task: tuple[str, str, list[int], str]) -> int:
     df = signals_frame(pl.from_arrow(table), ctx, lambda: _indexed(state))  # type: ignore[arg-type]
     df = df.with_columns(FLAGGED.alias("flagged"))
     df.write_ipc(out, compression="uncompressed")  # local scratch, read once: compressing costs more than it saves
-    partial_context(df, ctx).write_ipc(out.replace(".arrow", ".stores.arrow"))
+    # Parquet, which DuckDB reads natively (for Arrow files it would need pyarrow.dataset, and with it pandas).
+    partial_context(df, ctx).write_parquet(out.replace(".arrow", ".stores.parquet"), compression="uncompressed")
     df.select("product_id", "price_ratio").filter(
         pl.col("product_id").is_not_null() & pl.col("price_ratio").is_not_null()
-    ).write_ipc(out.replace(".arrow", ".products.arrow"))
+    ).write_parquet(out.replace(".arrow", ".products.parquet"), compression="uncompressed")
     return df.height
 
 
@@ -173,12 +174,11 @@ def write_context(parts: Path, ws: Workspace, ctx: DetectContext, context_dir: P
     (small tables, for pass 2)."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    # DuckDB streams the parts' small tables as Arrow datasets: nothing is gathered in Python first
+    # DuckDB streams the parts' small tables from their files: nothing is gathered in Python first
     # (at 5 M listings that copy took 400 MB of the scan's memory).
-    import pyarrow.dataset as pads
-
-    con.register("partial_t", pads.dataset(sorted(parts.glob("*.stores.arrow")), format="ipc"))
-    con.register("prices_t", pads.dataset(sorted(parts.glob("*.products.arrow")), format="ipc"))
+    for view, suffix in (("partial_t", "stores"), ("prices_t", "products")):
+        files = ", ".join(f"'{f.as_posix()}'" for f in sorted(parts.glob(f"*.{suffix}.parquet")))
+        con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet([{files}])")
     con.register("stores_t", read_table(ws, "stores", ["store_id", "created_at"]))
     context_dir.mkdir(parents=True, exist_ok=True)
     # The operator behind each store (from `counterwatch link`), when linking has run: its other stores'
@@ -309,6 +309,8 @@ def scan(
         d.mkdir(parents=True)
     listings = ws.tables_dir / "listings.parquet"
     meta = pq.ParquetFile(listings).metadata
+    if not meta.num_rows:
+        raise InputError(f"no valid listings to score: table 'listings' has no valid row (see {ws.quarantine})")
     groups = task_groups([meta.row_group(i).num_rows for i in range(meta.num_row_groups)], TASK_ROWS)
     workers = min(workers or os.cpu_count() or 1, max(len(groups), 1))
     state = str(work / "state.pickle")
@@ -347,8 +349,6 @@ def scan(
                 counts[str(band)] += int(c)
                 done += int(c)
             say(f"scored {done:,} / {meta.num_rows:,} listings")
-    if not done:
-        raise InputError("no valid listings to score")
     say(f"writing {SCORES}")
     target = ws.out / SCORES
     with atomic_path(target) as tmp:

@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from counterwatch.detect.frames import per_distinct
+from counterwatch.detect.frames import per_distinct, union_lists
 from counterwatch.detect.signals.base import Example, Signal
 
 #: Classes whose hits are kept as lists (they go into reasons); the others become flags.
@@ -43,15 +43,11 @@ class Vocabulary(Signal):
         for f in ("title", "description"):
             plain = pl.col(f"_{f}_plain")
             df = per_distinct(df, f"_{f}_plain", [{
-                **{f"_{f}_{name}": plain.str.extract_all(voc[name].regex) for name in LISTED},
+                **{f"_{f}_{name}": plain.str.extract_all(voc[name].regex).list.unique(maintain_order=True)
+                   for name in LISTED},
                 **{f"_{f}_says_{flag}": plain.str.contains(voc[flag].regex) for flag in FLAGS},
             }])  # fmt: skip
-        cols = [
-            pl.concat_list(f"_title_{name}", f"_description_{name}")
-            .list.unique(maintain_order=True)
-            .alias(f"{name}_terms")
-            for name in LISTED
-        ]
+        cols = [union_lists(df[f"_title_{name}"], df[f"_description_{name}"]).alias(f"{name}_terms") for name in LISTED]
         cols.append((pl.col("_title_counterfeit").list.len() > 0).alias("counterfeit_in_title"))
         cols += [
             (pl.col(f"_title_says_{flag}") | pl.col(f"_description_says_{flag}")).alias(f"says_{flag}")
