@@ -32,6 +32,7 @@ def union_lists(first: pl.Series, second: pl.Series) -> pl.Series:
     merged = pl.DataFrame({"a": first.gather(rows), "b": second.gather(rows)}).select(
         pl.concat_list("a", "b").list.unique(maintain_order=True)
     )["a"]
-    at = pl.int_range(0, first.len(), dtype=pl.UInt32, eager=True).scatter(rows, pl.int_range(
-        first.len(), first.len() + rows.len(), dtype=pl.UInt32, eager=True))
+    at = pl.int_range(0, first.len(), dtype=pl.UInt32, eager=True).scatter(
+        rows, pl.int_range(first.len(), first.len() + rows.len(), dtype=pl.UInt32, eager=True)
+    )
     return pl.concat([first, merged.cast(first.dtype)]).gather(at).rename(first.name)
