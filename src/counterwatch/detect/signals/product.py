@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from counterwatch.detect.frames import per_distinct
+from counterwatch.detect.frames import per_distinct, union_lists
 from counterwatch.detect.signals.base import Example, Signal
 
 _HAN = r"\p{Han}"
@@ -42,15 +42,15 @@ class ProductLine(Signal):
                 if pats
                 else pl.lit([], dtype=pl.List(pl.String))  # a registry without products
             )
-            df = per_distinct(df, f"_{f}_tok", [{f"_{f}_kw": found}])
+            df = per_distinct(df, f"_{f}_tok", [{f"_{f}_kw": found.list.unique(maintain_order=True)}])
         hits = (
-            df.select(
-                pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
-                pl.concat_list("_title_kw", "_description_kw").list.unique().alias("kw"),
-            )
+            pl.DataFrame({
+                "_row": pl.int_range(0, n, dtype=pl.UInt32, eager=True),
+                "kw": union_lists(df["_title_kw"], df["_description_kw"]),
+            })
             .explode("kw")
             .drop_nulls("kw")
-        )
+        )  # fmt: skip
         df = df.drop("_title_kw", "_description_kw")
         table = pl.DataFrame(
             [(k, r) for k, rows in kw_forms.items() for r in rows],
