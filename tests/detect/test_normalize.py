@@ -6,7 +6,15 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from counterwatch.detect.normalize import plain, plain_expr, skeleton, skeleton_expr, token_expr, tokens
+from counterwatch.detect.normalize import (
+    plain,
+    plain_expr,
+    skeleton,
+    skeleton_expr,
+    text_views,
+    token_expr,
+    tokens,
+)
 
 ALPHABET = st.sampled_from(
     list("abcdefghijklmnopqrstuvwxyzABCXYZ0123456789 .-_*·!|@$")
@@ -46,3 +54,32 @@ def test_doubling_letters_does_not_change_the_skeleton(word, data):
 def test_disguises_meet_the_plain_name():
     for disguised in ("R0lex", "ＲＯＬＥＸ", "Rоlex", "Ro\u200blex", "ROLLEX", "r0l3x"):
         assert skeleton(disguised) == skeleton("Rolex"), disguised
+
+
+#: Characters whose views depend on their neighbours, which the compiled views hand to Polars:
+#: combining marks, Hangul jamo, a final sigma, characters outside the Basic Multilingual Plane.
+HARD = list("\u0301\u0308\u0327\u1100\u1161\u11a8ΣΣΑ") + ["\U0001F525", "\U00020000", "İ", "ß", "ﬁ", "ﷺ", "\u00a8"]
+view_texts = texts | st.text(st.sampled_from([*"ab ", *HARD, *"aa\u3000\t"]), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(view_texts | st.none(), min_size=1, max_size=25))
+def test_compiled_views_agree_with_the_polars_expressions(values):
+    """``text_views`` (one compiled pass over tables of the per-character steps) gives exactly what
+    the Polars expressions give, whatever the text: doubled letters, runs of separators, Han runs,
+    full-width and look-alike letters, and the texts it hands back to Polars."""
+    s = pl.Series(values, dtype=pl.String)
+    got = text_views(s)
+    p = plain_expr(pl.lit(s))
+    want = pl.select(
+        p.alias("plain"),
+        skeleton_expr(p).alias("skeleton"),
+        token_expr(p).alias("token"),
+        pl.lit(s).fill_null("").str.contains(r"[a-zA-Z]").alias("latin"),
+        pl.lit(s).fill_null("").str.contains(r"[\u0370-\u03ff\u0400-\u04ff]").alias("greek_cyrillic"),
+        pl.lit(s).fill_null("").str.contains(r"[\u200b-\u200f\u2060-\u2064\ufeff]").alias("invisible"),
+    )
+    assert got.to_dicts() == want.to_dicts()
+    plain_only = text_views(s, skeleton=False, token=False)
+    assert plain_only.columns == ["plain", "latin", "greek_cyrillic", "invisible"]
+    assert plain_only["plain"].to_list() == want["plain"].to_list()

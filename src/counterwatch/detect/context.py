@@ -61,6 +61,9 @@ class DetectContext:
     confirmed_ids: list[str] = field(default_factory=list)
     photo_index: object | None = None  # HammingIndex over confirmed counterfeits' photos
     text_index: object | None = None  # TextIndex over confirmed counterfeits' titles
+    #: the text views' per-character tables (``normalize.view_tables``), shipped to the scan's workers
+    #: so they need not build them; None: each process builds its own at first use
+    view_tables: object | None = None
     #: the confirmed listings (id, title, photos) until their indexes are built; never shipped
     confirmed_rows: pl.DataFrame | None = field(default=None, repr=False, compare=False)
     #: per signal, what its one-listing twin compiled (``Signal.prepare``); built on first use, never shipped

@@ -29,6 +29,7 @@ from counterwatch.contract import ensure_validated, read_table
 from counterwatch.detect.batch import signals_frame
 from counterwatch.detect.context import DetectContext
 from counterwatch.detect.features import FLAGGED
+from counterwatch.detect.normalize import view_tables
 from counterwatch.detect.reasons import with_reasons
 from counterwatch.detect.scorer import Scorer, band_expr
 from counterwatch.errors import InputError
@@ -322,6 +323,7 @@ def scan(
         say("building the detection context")
         # The photo and text indexes are built by a worker while the other starts on its text signals.
         ctx = DetectContext.build(ws, settings, indexes=workers <= 1)
+        ctx.view_tables = view_tables()
         scorer = Scorer.for_workspace(ws)
         init = (ctx, scorer, settings.detect.block_at, settings.detect.review_at)
         if workers > 1:

@@ -15,6 +15,7 @@ import polars as pl
 from numba.core.registry import CPUDispatcher
 from counterwatch.detect.batch import signals_frame
 from counterwatch.detect.context import DetectContext
+from counterwatch.detect import _views_kernels
 from counterwatch.detect.index import _hamming_kernels, _minhash_kernels
 from counterwatch.workspace import Workspace
 
@@ -22,7 +23,7 @@ ws = Workspace.at(Path(sys.argv[1]))
 ctx = DetectContext.build(ws)  # builds the photo and text indexes
 signals_frame(pl.read_parquet(ws.tables_dir / "listings.parquet"), ctx)
 called = {}
-for module in (_hamming_kernels, _minhash_kernels):
+for module in (_hamming_kernels, _minhash_kernels, _views_kernels):
     for name, kernel in vars(module).items():
         if isinstance(kernel, CPUDispatcher) and kernel.signatures:
             called[name] = sorted(str(s) for s in kernel.signatures)
@@ -39,7 +40,7 @@ def test_the_preload_covers_every_kernel_signature_a_scan_calls(detect_ws: Works
                          check=True, timeout=600)  # fmt: skip
     called = json.loads(out.stdout.strip().splitlines()[-1])
     preloaded = {k.__name__: {str(tuple(s)) for s in sigs} for k, sigs in KERNELS.items()}
-    assert {"parse_hex64_strings", "query", "signatures", "band_keys", "best_matches"} <= set(called)
+    assert {"parse_hex64_strings", "query", "signatures", "band_keys", "best_matches", "views"} <= set(called)
     for name, signatures in called.items():
         assert name in preloaded, f"kernel {name} is called by the scan but not preloaded"
         missing = set(signatures) - preloaded[name]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from numba import types
 
+from counterwatch.detect import _views_kernels as _vk
 from counterwatch.detect.index import _hamming_kernels as _hk
 from counterwatch.detect.index import _minhash_kernels as _mk
 
@@ -59,6 +60,10 @@ KERNELS = {
     ],
     _hk.count_distinct_other: [(_a(_i64), _a(_i64), _a(_i64), _a(_i64), _i64)],
     _mk.signatures: [(_a(_i64, readonly=True), _a(_u8, readonly=True), _i64, _i64, _a(_u32, 2, readonly=True))],
+    # offsets, data, flags, p_start, p_cps, s_start, s_cps, want_skeleton, want_token
+    _vk.views: [
+        (_a(_i64, readonly=True), _a(_u8, readonly=True), _a(_u8), _a(_i32), _a(_i32), _a(_i32), _a(_i32), _b, _b)
+    ],
     _mk.band_keys: [(_a(_u32, 2), _i64)],
     _mk.best_matches: [(_a(_u32, 2), _a(_b), _i64, _i64, _a(_i32), _a(_u64), _a(_i32), _a(_u32, 2), _i64)],
 }

@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from counterwatch.detect.catalog import resolve_han
-from counterwatch.detect.normalize import plain, plain_expr, skeleton_expr, skeleton_of_plain, token_expr, token_view
+from counterwatch.detect.normalize import plain, skeleton_of_plain, text_views, token_view
 from counterwatch.detect.signals.base import Example, Signal
 
 FIELDS = ("title", "brand", "description")  # in order of how much a mention there says
@@ -90,7 +90,7 @@ class BrandMention(Signal):
         top_category = df.select(pl.col("category").fill_null("").str.split("/").list.first())["category"]
         picks: list[tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr, pl.Expr]] = []  # (found, idx, how, written, plainly)
         for _rank, f in enumerate(FIELDS):
-            distinct, misspelled = self._per_text(df, f, cat)
+            distinct, misspelled = self._per_text(df, f, cat, ctx.view_tables)
             df = df.join(distinct, on=f, how="left", maintain_order="left")
             # A misspelling counts only in a category the brand sells in ("couch" is not Coach on a sofa),
             # and only where the field names no brand better: few listings, joined as a small table.
@@ -139,23 +139,20 @@ class BrandMention(Signal):
             (pl.col("_title_invisible") | pl.col("_brand_invisible")).alias("invisible_chars"),
         ).drop(*temp, *(f"_{f}_{c}" for f in SKELETON_FIELDS for c in ("latin", "gc", "invisible")))
 
-    def _per_text(self, df: pl.DataFrame, f: str, cat) -> tuple[pl.DataFrame, pl.DataFrame]:  # type: ignore[no-untyped-def]
+    def _per_text(self, df: pl.DataFrame, f: str, cat, ctx_tables=None) -> tuple[pl.DataFrame, pl.DataFrame]:  # type: ignore[no-untyped-def]
         """Field ``f``'s distinct texts with their views, their best mention of a brand that is not a
         misspelling (``_f_idx``, ``_f_written``, ``_f_plainly``), and whether misspellings were found;
         and the misspellings as a table (text, brand, written)."""
         plain, skel, tok = f"_{f}_plain", f"_{f}_skel", f"_{f}_tok"
-        d = df.select(pl.col(f)).unique(maintain_order=True).with_columns(plain_expr(pl.col(f)).alias(plain))
-        views: dict[str, pl.Expr] = {}
+        d = df.select(pl.col(f)).unique(maintain_order=True)
+        v = text_views(d[f], skeleton=f in SKELETON_FIELDS, token=f in TOKEN_FIELDS, tables=ctx_tables)
+        views = [v["plain"].alias(plain)]
         if f in SKELETON_FIELDS:
-            views[skel] = skeleton_expr(pl.col(plain))
-            views.update({
-                f"_{f}_latin": pl.col(f).str.contains(r"[a-zA-Z]"),
-                f"_{f}_gc": pl.col(f).str.contains(r"[\u0370-\u03ff\u0400-\u04ff]"),
-                f"_{f}_invisible": pl.col(f).str.contains(r"[\u200b-\u200f\u2060-\u2064\ufeff]"),
-            })  # fmt: skip
+            views += [v["skeleton"].alias(skel), v["latin"].alias(f"_{f}_latin"), v["greek_cyrillic"].alias(f"_{f}_gc"),
+                      v["invisible"].alias(f"_{f}_invisible")]  # fmt: skip
         if f in TOKEN_FIELDS:
-            views[tok] = token_expr(pl.col(plain))
-        d = d.with_columns(**views)
+            views.append(v["token"].alias(tok))
+        d = d.with_columns(views)
         matches = self._match_exprs(cat, f, plain, skel, tok)
         d = d.with_row_index("_v")
         found: list[pl.DataFrame] = []
