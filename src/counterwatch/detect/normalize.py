@@ -187,10 +187,14 @@ def _build_tables() -> ViewTables:
         pl.col("c").str.contains(f"^{_HAN}$").alias("han"),
         pl.col("c").str.contains("^[a-z0-9]$").alias("tok"),
         pl.col("c").str.contains(r"^[\p{L}\p{N}]$").alias("word"),
+        # Σ (and Ϲ …, which NFKC makes Σ) lower-case by their place in the word
+        pl.col("c").str.normalize("NFKC").str.contains("Σ", literal=True).alias("sigma"),
     )
+    sigma = frame["sigma"].to_numpy()
     p_start, p_cps = _flat(frame["p"])
     s_start, s_cps = _flat(frame["s"])
-    # A character composing with the one before it (the second of a canonical pair: Hangul vowels …).
+    # A character composing with the one before it: the second of a canonical pair, and the conjoining
+    # Hangul jamo (their syllables compose by an algorithm, not by the decomposition table).
     seconds = set()
     for c in bmp:
         d = unicodedata.decomposition(chr(c))
@@ -204,7 +208,8 @@ def _build_tables() -> ViewTables:
             unicodedata.category(ch) not in ("Cn", "Cs")  # assigned (the two Unicode versions could differ)
             and unicodedata.combining(ch) == 0
             and c not in seconds
-            and c != 0x3A3  # Σ lower-cases by its position in the word
+            and not (0x1100 <= c <= 0x11FF or 0xA960 <= c <= 0xA97F or 0xD7B0 <= c <= 0xD7FF)  # Hangul jamo compose
+            and not sigma[c]
         )
 
     ok = np.array([alone(c) for c in bmp])
@@ -249,7 +254,8 @@ def text_views(texts: pl.Series, *, skeleton: bool = True, token: bool = True, t
     values = texts.fill_null("")
     offsets, _, data = _string_buffers(_string_array(values))
     plain_b, skel_b, tok_b, off, latin, greek_cyrillic, invisible, fallback = kernels.views(
-        offsets.astype(np.int64, copy=False), data, t.flags, t.p_start, t.p_cps, t.s_start, t.s_cps, skeleton, token)
+        offsets.astype(np.int64, copy=False), data, t.flags, t.p_start, t.p_cps, t.s_start, t.s_cps, skeleton, token
+    )
     n = len(values)
 
     def column(buf: np.ndarray, row: int) -> pl.Series:
