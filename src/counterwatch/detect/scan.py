@@ -33,6 +33,7 @@ from counterwatch.detect.normalize import view_tables
 from counterwatch.detect.reasons import with_reasons
 from counterwatch.detect.scorer import Scorer, band_expr
 from counterwatch.errors import InputError
+from counterwatch.parquetcat import concat
 from counterwatch.workspace import Workspace, atomic_path
 
 SCORES = "scores.parquet"
@@ -155,13 +156,14 @@ def partial_context(df: pl.DataFrame, ctx: DetectContext) -> pl.DataFrame:
 
 
 def _pass2(task: tuple[str, str, str, str]) -> dict[str, int]:
-    """Store and product context joined to one part, then risk, band and reasons."""
+    """Store and product context joined to one part, then risk, band and reasons, encoded as Parquet
+    here (in parallel) so that the main process only copies the parts' row groups (``write_scores``)."""
     state, part, context_dir, out = task
     st = _state(state)
     ctx, scorer = st["ctx"], st["scorer"]
     df = with_context(pl.read_ipc(part), _scan_context(context_dir))
     df = score_frame(df, scorer, ctx, st["block"], st["review"])  # type: ignore[arg-type]
-    df.select(output_columns(df)).write_ipc(out, compression="uncompressed")
+    df.select(output_columns(df)).write_parquet(out, compression="zstd", row_group_size=BATCH_ROWS)
     return band_counts(df)
 
 
@@ -316,7 +318,7 @@ def scan(
     workers = min(workers or os.cpu_count() or 1, max(len(groups), 1))
     state = str(work / "state.pickle")
     pass1 = [(state, str(listings), g, str(parts / f"part-{i:05d}.arrow")) for i, g in enumerate(groups)]
-    pass2 = [(state, p, str(context_dir), str(scored / Path(p).name)) for _, _, _, p in pass1]
+    pass2 = [(state, p, str(context_dir), str(scored / f"{Path(p).stem}.parquet")) for _, _, _, p in pass1]
     counts = {"block": 0, "review": 0, "allow": 0}
     with _pool(workers) as run:
         warming = run(_warm, range(workers))  # the workers start while the context is built
@@ -414,10 +416,9 @@ def _pool(workers: int) -> Iterator[Callable]:  # type: ignore[type-arg]
 
 
 def write_scores(parts: list[str], path: Path) -> None:
-    """The scored parts, in order (scores follow the listings' order), as one Parquet file: Polars
-    streams them through its own Parquet writer on every core (the workers are done by then), about
-    three times faster than pyarrow's writer appending part by part while the workers still ran."""
-    pl.scan_ipc(parts).sink_parquet(path, compression="zstd", row_group_size=BATCH_ROWS)
+    """The scored parts, in order (scores follow the listings' order), as one Parquet file. The
+    workers encoded them, in parallel; their row groups are copied as they are (``parquetcat``)."""
+    concat([Path(p) for p in parts], path)
 
 
 def rescore(
