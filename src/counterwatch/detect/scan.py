@@ -163,7 +163,7 @@ def _pass2(task: tuple[str, str, str, str]) -> dict[str, int]:
     ctx, scorer = st["ctx"], st["scorer"]
     df = with_context(pl.read_ipc(part), _scan_context(context_dir))
     df = score_frame(df, scorer, ctx, st["block"], st["review"])  # type: ignore[arg-type]
-    df.select(output_columns(df)).write_parquet(out, compression="zstd", row_group_size=BATCH_ROWS)
+    df.select(output_columns(df)).write_parquet(out, compression="zstd", compression_level=1, row_group_size=BATCH_ROWS)
     return band_counts(df)
 
 
