@@ -125,3 +125,17 @@ def test_a_workspace_whose_listings_are_all_invalid_says_so(detect_ws, tmp_path)
     r = cw("scan", str(ws.root))
     assert r.returncode != 0
     assert "no valid listings to score" in r.stderr and "'listings'" in r.stderr
+
+
+def test_scored_parts_whose_schemas_differ_are_still_joined(tmp_path):
+    """A part whose column is all nulls of another type is re-encoded, not refused."""
+    from counterwatch.detect.scan import write_scores
+
+    pl.DataFrame({"listing_id": ["a"], "relist_of": ["x"]}).write_parquet(tmp_path / "p0.parquet")
+    pl.DataFrame({"listing_id": ["b"], "relist_of": [None]}, schema={"listing_id": pl.String, "relist_of": pl.Null}
+                 ).write_parquet(tmp_path / "p1.parquet")  # fmt: skip
+    write_scores([str(tmp_path / "p0.parquet"), str(tmp_path / "p1.parquet")], tmp_path / "out.parquet")
+    assert pl.read_parquet(tmp_path / "out.parquet").to_dicts() == [
+        {"listing_id": "a", "relist_of": "x"},
+        {"listing_id": "b", "relist_of": None},
+    ]

@@ -417,8 +417,14 @@ def _pool(workers: int) -> Iterator[Callable]:  # type: ignore[type-arg]
 
 def write_scores(parts: list[str], path: Path) -> None:
     """The scored parts, in order (scores follow the listings' order), as one Parquet file. The
-    workers encoded them, in parallel; their row groups are copied as they are (``parquetcat``)."""
-    concat([Path(p) for p in parts], path)
+    workers encoded them, in parallel; their row groups are copied as they are (``parquetcat``).
+    Should two parts' schemas ever differ (a column of nulls typed otherwise), they are re-encoded
+    into the widest common one instead."""
+    try:
+        concat([Path(p) for p in parts], path)
+    except ValueError:
+        frames = [pl.scan_parquet(p) for p in parts]
+        pl.concat(frames, how="vertical_relaxed").sink_parquet(path, compression="zstd", row_group_size=BATCH_ROWS)
 
 
 def rescore(
