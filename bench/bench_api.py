@@ -72,6 +72,7 @@ CLI = [sys.executable, "-m", "counterwatch"]
 READY = ".bench-ready"
 TARGET_RPS = 200.0
 TARGET_P99_MS = 50.0
+SLOW_MS = TARGET_P99_MS  # a request slower than this is "slow" in the per-second breakdown
 
 
 # --------------------------------------------------------------------------- the load process
@@ -115,9 +116,11 @@ def _child_load(spec_path: Path) -> dict:
             li += 1
 
     cpu0 = os.times()
+    clock = [0.0]
 
     async def main() -> list:
         loop = asyncio.get_running_loop()
+        clock[0] = time.time() - loop.time()  # loop time to wall clock, to line slow seconds up with logs
         idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         waiters: list[asyncio.Future] = []
         opened = [0]
@@ -217,7 +220,8 @@ def _child_load(spec_path: Path) -> dict:
 
     results = asyncio.run(main())
     cpu1 = os.times()
-    return {"results": results, "load_cpu_s": (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)}
+    return {"results": results, "load_cpu_s": (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system),
+            "wall_minus_loop": clock[0]}  # fmt: skip
 
 
 # --------------------------------------------------------------------------- figures
@@ -262,6 +266,15 @@ def summarize(raw: dict) -> dict:
             "sent_p50": _pct(sent, 0.50), "sent_p99": _pct(sent, 0.99),
             "send_lag_p99": _pct(lag, 0.99),
         }  # fmt: skip
+    # where the slow requests fall: a stall (GC pause, a commit waiting on the disk, a neighbour taking
+    # the cores) puts them in a few seconds, a server short of CPU spreads them out
+    slow: dict[int, list[float]] = {}
+    for r in ok:
+        ms = 1000 * (r[4] - r[2])
+        if ms > SLOW_MS:
+            slow.setdefault(int(r[2] - first_due), []).append(ms)
+    out["slow_seconds"] = sorted(((sec, len(v), max(v)) for sec, v in slow.items()), key=lambda x: -x[1])
+    out["first_due_wall"] = first_due + raw.get("wall_minus_loop", 0.0)
     return out
 
 
@@ -519,6 +532,11 @@ def print_phase(s: dict) -> None:
         k = s[kind]
         print(f"    {kind:<7} n={k['n']:>6,}  p50 {k['p50']:7.2f}  p95 {k['p95']:7.2f}  p99 {k['p99']:7.2f}  max {k['max']:8.2f} ms"
               f"   (from actual send: p50 {k['sent_p50']:.2f}, p99 {k['sent_p99']:.2f}; send lag p99 {k['send_lag_p99']:.2f} ms)")  # fmt: skip
+    slow = s.get("slow_seconds", [])
+    if slow:
+        worst = ", ".join(f"s{sec}: {n} (max {mx:.0f} ms)" for sec, n, mx in slow[:4])
+        print(f"    over {SLOW_MS:.0f} ms: {sum(n for _, n, _ in slow):,} requests in {len(slow)} of "
+              f"{s['duration']:.0f} seconds; most in {worst} (s0 = {time.strftime('%H:%M:%S', time.localtime(s['first_due_wall']))})")  # fmt: skip
     wall = s["wall_s"]
     cores = s["machine_total_s"] / wall if wall else float("nan")
     other = s["machine_busy_s"] - s["server_cpu_s"] - s["pg_cpu_s"] - s["load_cpu_s"]

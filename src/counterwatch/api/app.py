@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -35,7 +37,12 @@ exist, and the attempt is audited.
 
 
 def create_app(db: Database, workspace: Path | None = None, settings: Settings | None = None) -> FastAPI:
-    app = FastAPI(title="counterwatch", version=__version__, description=DESCRIPTION)
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await db.dispose_async()  # the async driver's pooled connections, closed on their own loop
+
+    app = FastAPI(title="counterwatch", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.db = db
     app.state.workspace = Workspace.at(workspace) if workspace else None
     app.state.settings = settings or (load_settings(app.state.workspace.root) if workspace else Settings())
@@ -44,13 +51,14 @@ def create_app(db: Database, workspace: Path | None = None, settings: Settings |
         app.include_router(router)
 
     @app.exception_handler(NotFoundError)
-    def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
+    async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
         actor = getattr(request.state, "actor", None)
         if exc.denied and actor is not None:
-            with db.session() as s:
-                s.add(AuditEntry(at=utcnow(), actor_id=actor.user_id, actor=actor.username, verb="denied",
-                                 entity=exc.entity or "unknown", entity_id=exc.entity_id[:100],
-                                 why=f"{request.method} {request.url.path} outside the {actor.role}'s scope"))  # fmt: skip
+            # its own unit of work: the request's was rolled back with the error
+            entry = AuditEntry(at=utcnow(), actor_id=actor.user_id, actor=actor.username, verb="denied",
+                               entity=exc.entity or "unknown", entity_id=exc.entity_id[:100],
+                               why=f"{request.method} {request.url.path} outside the {actor.role}'s scope")  # fmt: skip
+            await db.run(lambda s: s.add(entry))
         # the same body whether it is missing or hidden: nothing tells the two apart
         return JSONResponse({"detail": str(exc)}, status_code=404)
 

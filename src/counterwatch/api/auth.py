@@ -103,23 +103,29 @@ def unauthorized() -> HTTPException:
                          headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
 
 
-def bearer(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Credential:
+async def bearer(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Credential:
+    # async although it awaits nothing: FastAPI runs a plain ``def`` dependency in a worker thread,
+    # and that hand-off cost more than a SHA-256 on every request
     if creds is None or not creds.credentials.startswith(TOKEN_PREFIX):
         raise unauthorized()
     return Credential(token_digest(creds.credentials))
 
 
-# built once: every request runs it, and building the expression costs more than running it
+# built once: every request runs it, and building the expression costs more than running it. On the
+# tables, not the mapped classes, and run on the session's connection: the ORM's result handling
+# cost as much CPU again as the query (0.15 ms a request), for five plain columns.
+_users, _tokens = User.__table__, ApiToken.__table__
 _RESOLVE = (
-    select(User.id, User.username, User.role, User.rights_holder_id, User.seller_id)
-    .join(ApiToken, ApiToken.user_id == User.id)
-    .where(ApiToken.token_sha256 == bindparam("digest"), ApiToken.revoked_at.is_(None), User.active.is_(True))
+    select(_users.c.id, _users.c.username, _users.c.role, _users.c.rights_holder_id, _users.c.seller_id)
+    .join_from(_users, _tokens, _tokens.c.user_id == _users.c.id)
+    .where(_tokens.c.token_sha256 == bindparam("digest"), _tokens.c.revoked_at.is_(None), _users.c.active.is_(True))
 )
 
 
 def resolve(s: Session, credential: Credential) -> Actor:
-    """The active user holding the unrevoked token, as an actor; 401 otherwise."""
-    row = s.execute(_RESOLVE, {"digest": credential.digest}).first()
+    """The active user holding the unrevoked token, as an actor; 401 otherwise. Runs in the
+    request's own transaction (``s.connection()`` is the session's)."""
+    row = s.connection().execute(_RESOLVE, {"digest": credential.digest}).first()
     if row is None:
         raise unauthorized()
     return Actor(*row)

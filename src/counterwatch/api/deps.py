@@ -1,14 +1,32 @@
-"""The unit of work a request runs in: one transaction, the caller's scope, the workflow object."""
+"""The unit of work a request runs in: one transaction, the caller's scope, the workflow object.
+
+Two ways in, one workflow (``enforce/service.Enforcement``, synchronous ORM code shared with the
+command line and the batch stage):
+
+- ``await run(request, credential, work)`` for ``async`` endpoints: ``work(svc)`` runs on the event
+  loop, and on PostgreSQL every statement and the commit await psycopg's async connection
+  (``Database.run``), so a request waiting on the database no longer holds up the others. For
+  requests whose work is a few statements and a millisecond or two of CPU: the hot paths, single
+  objects, decisions.
+- ``with unit(request, credential) as svc`` for plain ``def`` endpoints, which FastAPI runs in a
+  thread: for requests whose CPU can run into tens of milliseconds (bulk files, password hashing,
+  lists of up to a thousand rows, the funnel), because nothing preempts work on the event loop,
+  while a thread shares the interpreter in slices.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from fastapi import Request
+from sqlalchemy.orm import Session
 
 from counterwatch.api.auth import Credential, resolve
 from counterwatch.enforce.service import Enforcement
+
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -22,3 +40,19 @@ def unit(request: Request, credential: Credential) -> Iterator[Enforcement]:
         actor = resolve(s, credential)
         request.state.actor = actor
         yield Enforcement(s, state.settings, actor)
+
+
+async def run(request: Request, credential: Credential, work: Callable[[Enforcement], T]) -> T:
+    """``work(svc)`` with the workflow as the token's holder, awaited: the same unit of work as
+    ``unit`` (the token resolved in the request's own transaction, one connection, one commit, a
+    rollback of everything on any error), for ``async`` endpoints. ``work`` is synchronous and
+    should also build what the response needs from the ORM objects: attributes the database fills
+    in are loaded inside the unit, not after it."""
+    state = request.app.state
+
+    def in_transaction(s: Session) -> T:
+        actor = resolve(s, credential)
+        request.state.actor = actor
+        return work(Enforcement(s, state.settings, actor))
+
+    return await state.db.run(in_transaction)

@@ -2,16 +2,19 @@
 
 ``open_database(url)`` brings the schema to the newest migration and returns a ``Database`` whose
 ``session()`` is one transaction: committed when the block ends, rolled back on any error, so a
-failure never leaves anything half-written.
+failure never leaves anything half-written. ``await Database.run(work)`` is the same unit of work for
+asyncio code (the API): on PostgreSQL it runs the synchronous ``work(session)`` through psycopg's
+async mode, so waiting on the database yields the event loop instead of holding it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -22,6 +25,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from counterwatch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+T = TypeVar("T")
 
 DB_FILE = "counterwatch.db"
 #: the environment variable that points every command at another database
@@ -55,20 +63,48 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def _engine_kwargs(url: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     try:
         parsed = make_url(url)
     except Exception as exc:
         raise ConfigError(f"--db {url!r} is not a database URL ({exc})") from exc
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(url, **kwargs)
+        return kwargs
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, **kwargs}
+
+
+def _listen(engine: Engine) -> Engine:
+    """The connection and transaction listeners, on a synchronous engine or an async engine's
+    ``sync_engine`` alike (an async engine's events are registered there)."""
+    if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    return engine
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    return _listen(create_engine(url, **_engine_kwargs(url, kwargs)))
+
+
+def make_async_engine(url: str, **kwargs: Any) -> AsyncEngine | None:
+    """An asyncio engine for ``url`` when its driver has an async mode this project uses (psycopg 3
+    on PostgreSQL: ``postgresql+psycopg://`` selects psycopg's ``AsyncConnection``), else None.
+    SQLite has none on purpose: it is in-process file I/O with one writer at a time, so an async
+    bridge (aiosqlite: a thread per connection) would add hand-offs and gain no concurrency."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql" or parsed.get_driver_name() != "psycopg":
+        return None
+    from sqlalchemy.ext.asyncio import create_async_engine  # needs greenlet: sqlalchemy[asyncio]
+
+    # A fixed pool (no overflow): the pool closes an overflow connection as soon as it is returned,
+    # and with the event loop free, a stall of a few hundred milliseconds piles up tens of requests
+    # per worker, each opening a connection (a PostgreSQL backend) that is closed again a moment
+    # later: about 50 connections opened per worker in a 45 s run, and p99s of 0.25 to 0.5 s in
+    # bench/bench_api.py. Ten per worker keep the database busy on any machine this runs on; more
+    # requests than that wait in the pool's queue, not in PostgreSQL.
+    engine = create_async_engine(url, **_engine_kwargs(url, {"max_overflow": 0, **kwargs}))
+    _listen(engine.sync_engine)
+    return engine
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -92,12 +128,26 @@ def head_revision(engine: Engine) -> str | None:
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 
-class Database:
-    """An engine and its sessions. ``session()`` is a unit of work: commit on success, rollback on error."""
+def _unit(s: Session, work: Callable[[Session], T]) -> T:
+    # the whole unit inside one greenlet: begin, the work, commit (or rollback), give the connection back
+    try:
+        with s.begin():
+            return work(s)
+    finally:
+        s.close()
 
-    def __init__(self, engine: Engine) -> None:
+
+class Database:
+    """An engine and its sessions. ``session()`` is a unit of work: commit on success, rollback on error;
+    ``await run(work)`` is the same for asyncio code."""
+
+    def __init__(self, engine: Engine, engine_kwargs: dict[str, Any] | None = None) -> None:
         self.engine = engine
         self._factory = sessionmaker(engine, expire_on_commit=False)
+        self._engine_kwargs = engine_kwargs or {}
+        # the async engine, made on first use, and the event loop its pooled connections belong to
+        self._async: tuple[asyncio.AbstractEventLoop, AsyncEngine, Any] | None = None
+        self._async_none = False
 
     @property
     def dialect(self) -> str:
@@ -108,7 +158,58 @@ class Database:
         with self._factory() as s, s.begin():
             yield s
 
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """``work(session)`` as one unit of work, awaited: one transaction, committed when ``work``
+        returns, rolled back if it raises, so a failure leaves nothing half-written.
+
+        ``work`` is ordinary synchronous code (the workflow in ``enforce/service.py`` is shared with
+        the command line and the batch stage). On PostgreSQL it runs through the async engine in a
+        greenlet (``AsyncSession.run_sync``): each statement and the commit's WAL flush *await*
+        psycopg's async connection, so the event loop serves other requests meanwhile. Elsewhere
+        (SQLite) it runs inline, as ``session()`` does. Either way ``work`` must not block on anything
+        but the session: it runs on the event loop's thread."""
+        sessions = await self._async_sessions()
+        if sessions is None:
+            with self.session() as s:
+                return work(s)
+        return await sessions().run_sync(_unit, work)
+
+    async def _async_sessions(self) -> Any:
+        """The async session factory for the running loop, or None where the driver has no async mode."""
+        if self._async_none:
+            return None
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async[0] is not loop:
+            # Pooled connections are kept per event loop (SQLAlchemy's asyncio pool binds to the loop
+            # that first waits on it). A server has one loop per process; another loop (a test client
+            # opened again, asyncio.run called twice) gets an engine of its own, and the previous
+            # one's idle connections are closed.
+            engine = make_async_engine(self.engine.url.render_as_string(hide_password=False), **self._engine_kwargs)
+            if engine is None:
+                self._async_none = True
+                return None
+            from sqlalchemy.ext.asyncio import async_sessionmaker
+
+            await self.dispose_async()
+            self._async = (loop, engine, async_sessionmaker(engine, expire_on_commit=False))
+        return self._async[2]
+
+    async def dispose_async(self) -> None:
+        """Close the async engine's idle connections (awaited: psycopg closes them on any loop)."""
+        if self._async is not None:
+            engine = self._async[1]
+            self._async = None
+            await engine.dispose()
+
     def dispose(self) -> None:
+        if self._async is not None:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # no loop running here: close the async engine's connections on a new one
+                asyncio.run(self.dispose_async())
+            else:  # called from inside a loop: forget the pool, its connections close when collected
+                self._async[1].sync_engine.dispose(close=False)
+                self._async = None
         self.engine.dispose()
 
 
@@ -122,4 +223,4 @@ def open_database(url: str, migrate: bool = True, **engine_kwargs: Any) -> Datab
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         if current_revision(engine) != head_revision(engine):
             upgrade(engine)
-    return Database(engine)
+    return Database(engine, engine_kwargs)

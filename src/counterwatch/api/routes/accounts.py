@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from counterwatch.api import schemas as sc
 from counterwatch.api.auth import CurrentActor, actor_for, add_user, issue_token, verify_password
-from counterwatch.api.deps import unit
+from counterwatch.api.deps import run, unit
+from counterwatch.enforce.service import Enforcement
 from counterwatch.enforce.timing import time_to_action
 from counterwatch.errors import NotFoundError
 from counterwatch.store.models import AuditEntry, RightsHolder, User
@@ -34,10 +35,9 @@ def token(body: sc.TokenRequest, request: Request) -> sc.TokenOut:
 
 
 @router.get("/me", response_model=sc.Me, tags=["auth"])
-def me(request: Request, actor: CurrentActor) -> sc.Me:
-    with unit(request, actor) as svc:
-        a = svc.actor
-        return sc.Me(username=a.username, role=a.role, rights_holder_id=a.rights_holder_id, seller_id=a.seller_id)
+async def me(request: Request, actor: CurrentActor) -> sc.Me:
+    a = await run(request, actor, lambda svc: svc.actor)
+    return sc.Me(username=a.username, role=a.role, rights_holder_id=a.rights_holder_id, seller_id=a.seller_id)
 
 
 @router.post("/users", response_model=sc.UserOut, status_code=201, tags=["admin"])
@@ -50,15 +50,15 @@ def create_user(body: sc.UserIn, request: Request, actor: CurrentActor) -> sc.Us
 
 
 @router.post("/rights-holders", response_model=sc.RightsHolderOut, status_code=201, tags=["rights"])
-def create_rights_holder(body: sc.RightsHolderIn, request: Request, actor: CurrentActor) -> sc.RightsHolderOut:
-    with unit(request, actor) as svc:
-        return sc.RightsHolderOut.model_validate(svc.create_rights_holder(body.name))
+async def create_rights_holder(body: sc.RightsHolderIn, request: Request, actor: CurrentActor) -> sc.RightsHolderOut:
+    return await run(request, actor, lambda svc: sc.RightsHolderOut.model_validate(svc.create_rights_holder(body.name)))
 
 
 @router.get("/rights-holders/{rights_holder_id}/reputation", response_model=sc.ReputationOut, tags=["rights"])
-def reputation(rights_holder_id: Annotated[int, Path(ge=1, le=sc.MAX_INT)], request: Request, actor: CurrentActor) -> sc.ReputationOut:
+async def reputation(rights_holder_id: Annotated[int, Path(ge=1, le=sc.MAX_INT)], request: Request, actor: CurrentActor) -> sc.ReputationOut:
     """A notifier's record over the rolling window: staff see any, a brand user its own."""
-    with unit(request, actor) as svc:
+
+    def work(svc: Enforcement) -> sc.ReputationOut:
         rh = svc.s.get(RightsHolder, rights_holder_id)
         own = svc.actor.role == "brand" and svc.actor.rights_holder_id == rights_holder_id
         if rh is None or not (own or svc.actor.role in ("admin", "reviewer", "investigator", "liaison")):
@@ -70,30 +70,30 @@ def reputation(rights_holder_id: Annotated[int, Path(ge=1, le=sc.MAX_INT)], requ
                                 counter_upheld=rep["counter_upheld"], unfounded=rep["unfounded"],
                                 takedown_rate=rep["takedown_rate"], counter_notice_rate=rep["counter_notice_rate"])  # fmt: skip
 
+    return await run(request, actor, work)
+
 
 @router.post("/brands", response_model=sc.BrandOut, status_code=201, tags=["rights"])
-def register_brand(body: sc.BrandIn, request: Request, actor: CurrentActor) -> sc.BrandOut:
-    with unit(request, actor) as svc:
-        return sc.BrandOut.model_validate(svc.register_brand(body.brand_id, body.name, body.rights_holder_id))
+async def register_brand(body: sc.BrandIn, request: Request, actor: CurrentActor) -> sc.BrandOut:
+    return await run(request, actor, lambda svc: sc.BrandOut.model_validate(
+        svc.register_brand(body.brand_id, body.name, body.rights_holder_id)))
 
 
 @router.get("/brands/{brand_id}", response_model=sc.BrandOut, tags=["rights"])
-def get_brand(brand_id: str, request: Request, actor: CurrentActor) -> sc.BrandOut:
-    with unit(request, actor) as svc:
-        return sc.BrandOut.model_validate(svc.brand(brand_id))
+async def get_brand(brand_id: str, request: Request, actor: CurrentActor) -> sc.BrandOut:
+    return await run(request, actor, lambda svc: sc.BrandOut.model_validate(svc.brand(brand_id)))
 
 
 @router.post("/brands/{brand_id}/trademarks", response_model=sc.TrademarkOut, status_code=201, tags=["rights"])
-def add_trademark(brand_id: str, body: sc.TrademarkIn, request: Request, actor: CurrentActor) -> sc.TrademarkOut:
-    with unit(request, actor) as svc:
-        tm = svc.add_trademark(brand_id, body.registration_no, body.office, body.mark, body.classes, body.expires)
-        return sc.TrademarkOut.model_validate(tm)
+async def add_trademark(brand_id: str, body: sc.TrademarkIn, request: Request, actor: CurrentActor) -> sc.TrademarkOut:
+    return await run(request, actor, lambda svc: sc.TrademarkOut.model_validate(
+        svc.add_trademark(brand_id, body.registration_no, body.office, body.mark, body.classes, body.expires)))
 
 
 @router.get("/brands/{brand_id}/trademarks", response_model=list[sc.TrademarkOut], tags=["rights"])
-def list_trademarks(brand_id: str, request: Request, actor: CurrentActor) -> list[sc.TrademarkOut]:
-    with unit(request, actor) as svc:
-        return [sc.TrademarkOut.model_validate(t) for t in svc.brand(brand_id).trademarks]
+async def list_trademarks(brand_id: str, request: Request, actor: CurrentActor) -> list[sc.TrademarkOut]:
+    return await run(request, actor,
+                     lambda svc: [sc.TrademarkOut.model_validate(t) for t in svc.brand(brand_id).trademarks])
 
 
 @router.get("/audit", response_model=list[sc.AuditOut], tags=["admin"])

@@ -12,9 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from counterwatch.api import schemas as sc
 from counterwatch.api.auth import CurrentActor
-from counterwatch.api.deps import unit
+from counterwatch.api.deps import run, unit
 from counterwatch.cases import funnel as fn
 from counterwatch.cases import lifecycle as lc
+from counterwatch.enforce.service import Enforcement
 
 router = APIRouter(tags=["cases"])
 
@@ -140,12 +141,15 @@ def _unprocessable(exc: lc.FieldError) -> RequestValidationError:
 
 @router.post("/cases", response_model=CaseOut, status_code=201,
              responses={409: {"description": "the lead was referred already, or is stale"}})  # fmt: skip
-def refer(body: ReferralIn, request: Request, actor: CurrentActor) -> CaseOut:
+async def refer(body: ReferralIn, request: Request, actor: CurrentActor) -> CaseOut:
     """Refer a lead to an agency (liaison, admin): a new case in state `referred`."""
+
+    def work(svc: Enforcement) -> CaseOut:
+        case = lc.refer(svc.s, svc.actor, body.lead_id, body.agency, body.region, body.on, body.reference, body.note)
+        return CaseOut.of(case)
+
     try:
-        with unit(request, actor) as svc:
-            case = lc.refer(svc.s, svc.actor, body.lead_id, body.agency, body.region, body.on, body.reference, body.note)
-            return CaseOut.of(case)
+        return await run(request, actor, work)
     except lc.FieldError as exc:
         raise _unprocessable(exc) from exc
 
@@ -154,16 +158,19 @@ def refer(body: ReferralIn, request: Request, actor: CurrentActor) -> CaseOut:
              responses={409: {"model": TransitionError,
                               "description": "a step the lifecycle does not allow (names the allowed next states), "
                                              "or a date before the case's last step"}})  # fmt: skip
-def advance(case_id: CaseId, body: CaseEventIn, request: Request, actor: CurrentActor) -> CaseOut | JSONResponse:
+async def advance(case_id: CaseId, body: CaseEventIn, request: Request, actor: CurrentActor) -> CaseOut | JSONResponse:
     """Record the next step of a case (liaison, admin) with its date, a note and the figures that apply:
     `investigating` (arrests), `raided` (arrests, facilities_closed, units_seized, value_seized),
     `convicted` (sentence_months, probation_months, fine). The chain is
     `referred → accepted → investigating → raided → prosecuted → convicted | acquitted`, and `dropped`
     may follow any state that is not final."""
+
+    def work(svc: Enforcement) -> CaseOut:
+        lc.advance(svc.s, svc.actor, case_id, body.status, body.on, body.note, body.figures)
+        return CaseOut.of(lc.get_case(svc.s, svc.actor, case_id))
+
     try:
-        with unit(request, actor) as svc:
-            lc.advance(svc.s, svc.actor, case_id, body.status, body.on, body.note, body.figures)
-            return CaseOut.of(lc.get_case(svc.s, svc.actor, case_id))
+        return await run(request, actor, work)
     except lc.IllegalTransition as exc:
         out = TransitionError(detail=str(exc), current=exc.current, requested=exc.requested, allowed=list(exc.allowed))
         return JSONResponse(out.model_dump(), status_code=409)
@@ -181,9 +188,8 @@ def list_cases(request: Request, actor: CurrentActor, status: Status | None = No
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut)
-def get_case(case_id: CaseId, request: Request, actor: CurrentActor) -> CaseOut:
-    with unit(request, actor) as svc:
-        return CaseOut.of(lc.get_case(svc.s, svc.actor, case_id))
+async def get_case(case_id: CaseId, request: Request, actor: CurrentActor) -> CaseOut:
+    return await run(request, actor, lambda svc: CaseOut.of(lc.get_case(svc.s, svc.actor, case_id)))
 
 
 @router.get("/leads", response_model=list[LeadScore])
@@ -199,10 +205,11 @@ def list_leads(request: Request, actor: CurrentActor,
 
 
 @router.get("/leads/{lead_id}", response_model=LeadOut)
-def get_lead(lead_id: LeadId, request: Request, actor: CurrentActor) -> LeadOut:
+async def get_lead(lead_id: LeadId, request: Request, actor: CurrentActor) -> LeadOut:
     """A lead with its evidence; personal evidence (identity data) only for the roles allowed to see it
     (`leads.personal_data_roles`), and each showing is audited."""
-    with unit(request, actor) as svc:
+
+    def work(svc: Enforcement) -> LeadOut:
         lead = lc.get_lead(svc.s, svc.actor, lead_id)
         evidence, withheld = lc.lead_evidence(svc.s, svc.actor, lead, svc.settings)
         cases = [c.id for c in lc.list_cases(svc.s, svc.actor, lead_id=lead_id)]
@@ -212,6 +219,8 @@ def get_lead(lead_id: LeadId, request: Request, actor: CurrentActor) -> LeadOut:
         data.update(evidence=[EvidenceOut.model_validate(e) for e in evidence], personal_withheld=withheld,
                     case_ids=cases)  # fmt: skip
         return LeadOut.model_validate(data)
+
+    return await run(request, actor, work)
 
 
 @router.get("/funnel", response_model=dict[str, Any])

@@ -11,7 +11,8 @@ from fastapi.responses import Response
 
 from counterwatch.api import schemas as sc
 from counterwatch.api.auth import CurrentActor
-from counterwatch.api.deps import unit
+from counterwatch.api.deps import run
+from counterwatch.enforce.service import Enforcement
 from counterwatch.errors import InputError, NotFoundError
 from counterwatch.store.models import Store
 
@@ -39,6 +40,16 @@ def _loaded(request: Request, name: str) -> Any:
     return getattr(state, name)
 
 
+def _may_score(svc: Enforcement, store_id: str) -> None:
+    """Staff may score any listing, a seller only one of its own stores'."""
+    svc._require("admin", "reviewer", "investigator", "seller")
+    if svc.actor.role == "seller":
+        st = svc.s.get(Store, store_id)
+        if st is None or st.seller_id != svc.actor.seller_id:
+            raise NotFoundError(f"store {store_id!r} not found", denied=st is not None,
+                                entity="store", entity_id=store_id)  # fmt: skip
+
+
 @router.post("/listings/score", response_model=sc.ScoreOut,
              responses={503: {"description": "the workspace has no scan yet"}})  # fmt: skip
 async def score_listing(body: sc.ListingIn, request: Request, actor: CurrentActor) -> sc.ScoreOut:
@@ -46,13 +57,7 @@ async def score_listing(body: sc.ListingIn, request: Request, actor: CurrentActo
     scores listings of its own stores only."""
     # async on purpose: about a millisecond of CPU and one indexed query, cheaper on the event loop
     # than handed to a thread (the hand-off cost as much as the work; see docs/benchmarks.md)
-    with unit(request, actor) as svc:
-        svc._require("admin", "reviewer", "investigator", "seller")
-        if svc.actor.role == "seller":
-            st = svc.s.get(Store, body.store_id)
-            if st is None or st.seller_id != svc.actor.seller_id:
-                raise NotFoundError(f"store {body.store_id!r} not found", denied=st is not None,
-                                    entity="store", entity_id=body.store_id)  # fmt: skip
+    await run(request, actor, lambda svc: _may_score(svc, body.store_id))
     row = _loaded(request, "scorer").score(body.model_dump())
     signals = {k: v for k, v in row.items() if k not in SCORE_FIELDS and not hasattr(v, "isoformat")}
     # built as the response_model describes, and sent as is: validating it again costs more than scoring
@@ -63,10 +68,9 @@ async def score_listing(body: sc.ListingIn, request: Request, actor: CurrentActo
 
 @router.post("/stores/check", response_model=sc.StoreCheckOut,
              responses={503: {"description": "the workspace has no link index yet"}})  # fmt: skip
-def check_store(body: sc.StoreCheckIn, request: Request, actor: CurrentActor) -> sc.StoreCheckOut:
+async def check_store(body: sc.StoreCheckIn, request: Request, actor: CurrentActor) -> sc.StoreCheckOut:
     """Does a new store share identifiers with an operator already known? (investigators, reviewers)"""
-    with unit(request, actor) as svc:
-        svc._require("admin", "reviewer", "investigator")
+    await run(request, actor, lambda svc: svc._require("admin", "reviewer", "investigator"))
     result = _loaded(request, "recidivism").check(body.model_dump())
     return sc.StoreCheckOut(matches=[sc.OperatorMatchOut(operator_id=m.operator_id, weight=m.weight, store_id=m.store_id,
                                                          evidence=m.evidence) for m in result.matches],

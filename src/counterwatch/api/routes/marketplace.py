@@ -9,18 +9,22 @@ from sqlalchemy import select
 
 from counterwatch.api import schemas as sc
 from counterwatch.api.auth import CurrentActor
-from counterwatch.api.deps import unit
+from counterwatch.api.deps import run, unit
+from counterwatch.enforce.service import Enforcement
 from counterwatch.store.models import Action
 
 router = APIRouter(tags=["marketplace"])
 
 
 @router.get("/stores/{store_id}", response_model=sc.StoreDetail)
-def get_store(store_id: str, request: Request, actor: CurrentActor) -> sc.StoreDetail:
+async def get_store(store_id: str, request: Request, actor: CurrentActor) -> sc.StoreDetail:
     """A store with its active penalty points: staff see any, a seller its own."""
-    with unit(request, actor) as svc:
+
+    def work(svc: Enforcement) -> sc.StoreDetail:
         st = svc.store(store_id)
         return sc.StoreDetail.model_validate({**sc.StoreOut.model_validate(st).model_dump(), "active_points": svc.points(st)})
+
+    return await run(request, actor, work)
 
 
 @router.get("/listings", response_model=list[sc.ListingOut])
@@ -32,14 +36,13 @@ def list_listings(request: Request, actor: CurrentActor, store_id: str | None = 
 
 
 @router.get("/listings/{listing_id}", response_model=sc.ListingOut)
-def get_listing(listing_id: str, request: Request, actor: CurrentActor) -> sc.ListingOut:
-    with unit(request, actor) as svc:
-        return sc.ListingOut.model_validate(svc.listing(listing_id))
+async def get_listing(listing_id: str, request: Request, actor: CurrentActor) -> sc.ListingOut:
+    return await run(request, actor, lambda svc: sc.ListingOut.model_validate(svc.listing(listing_id)))
 
 
 @router.post("/actions", response_model=list[sc.ActionOut], status_code=201,
              responses={409: {"description": "the action clashes with the current state or a rule"}})  # fmt: skip
-def act(body: sc.ActionIn, request: Request, actor: CurrentActor) -> list[sc.ActionOut]:
+async def act(body: sc.ActionIn, request: Request, actor: CurrentActor) -> list[sc.ActionOut]:
     """A person's action; each restriction comes with a statement of reasons. Returns every action
     taken (closing an operator closes each of its stores; points may trigger a policy step)."""
 
@@ -49,7 +52,7 @@ def act(body: sc.ActionIn, request: Request, actor: CurrentActor) -> list[sc.Act
             raise HTTPException(422, [{"loc": ["body", field], "msg": f"{body.kind} needs {field}", "type": "missing"}])
         return value  # type: ignore[no-any-return]
 
-    with unit(request, actor) as svc:
+    def work(svc: Enforcement) -> list[sc.ActionOut]:
         if body.kind == "take_down":
             acts = [svc.take_down(need("listing_id"), body.reason_code or "counterfeit", body.note)]
         elif body.kind == "warn":
@@ -69,12 +72,13 @@ def act(body: sc.ActionIn, request: Request, actor: CurrentActor) -> list[sc.Act
                                       .order_by(Action.id)))  # fmt: skip
         return [sc.ActionOut.model_validate(a) for a in acts]
 
+    return await run(request, actor, work)
+
 
 @router.post("/actions/{action_id}/reinstate", response_model=sc.ActionOut, status_code=201)
-def reinstate(action_id: Annotated[int, Path(ge=1, le=sc.MAX_INT)], body: sc.ReinstateIn, request: Request, actor: CurrentActor) -> sc.ActionOut:
+async def reinstate(action_id: Annotated[int, Path(ge=1, le=sc.MAX_INT)], body: sc.ReinstateIn, request: Request, actor: CurrentActor) -> sc.ActionOut:
     """Undo a takedown, suspension or closure: the points it added are cancelled."""
-    with unit(request, actor) as svc:
-        return sc.ActionOut.model_validate(svc.reinstate(action_id, body.note))
+    return await run(request, actor, lambda svc: sc.ActionOut.model_validate(svc.reinstate(action_id, body.note)))
 
 
 @router.get("/actions", response_model=list[sc.ActionOut])
@@ -85,9 +89,8 @@ def list_actions(request: Request, actor: CurrentActor, store_id: str | None = Q
 
 
 @router.get("/actions/{action_id}", response_model=sc.ActionOut)
-def get_action(action_id: Annotated[int, Path(ge=1, le=sc.MAX_INT)], request: Request, actor: CurrentActor) -> sc.ActionOut:
-    with unit(request, actor) as svc:
-        return sc.ActionOut.model_validate(svc.action(action_id))
+async def get_action(action_id: Annotated[int, Path(ge=1, le=sc.MAX_INT)], request: Request, actor: CurrentActor) -> sc.ActionOut:
+    return await run(request, actor, lambda svc: sc.ActionOut.model_validate(svc.action(action_id)))
 
 
 @router.get("/statements", response_model=list[sc.StatementOut])
@@ -99,6 +102,5 @@ def list_statements(request: Request, actor: CurrentActor, limit: int = Query(10
 
 
 @router.get("/statements/{statement_id}", response_model=sc.StatementOut)
-def get_statement(statement_id: Annotated[int, Path(ge=1, le=sc.MAX_INT)], request: Request, actor: CurrentActor) -> sc.StatementOut:
-    with unit(request, actor) as svc:
-        return sc.StatementOut.model_validate(svc.statement(statement_id))
+async def get_statement(statement_id: Annotated[int, Path(ge=1, le=sc.MAX_INT)], request: Request, actor: CurrentActor) -> sc.StatementOut:
+    return await run(request, actor, lambda svc: sc.StatementOut.model_validate(svc.statement(statement_id)))

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from counterwatch.api import schemas as sc
 from counterwatch.api.auth import CurrentActor
-from counterwatch.api.deps import unit
+from counterwatch.api.deps import run, unit
 from counterwatch.enforce.service import NoticeIn
 from counterwatch.errors import ConflictError, CounterwatchError, NotFoundError, RefusedError
 
@@ -33,9 +33,9 @@ async def file_notice(body: sc.NoticeIn, request: Request, actor: CurrentActor) 
     ``rejected`` and the reason; a valid one goes to review."""
     # async on purpose: a few milliseconds of CPU and a handful of indexed statements. Handed to a
     # thread, the GIL hand-offs cost more than the work (153 against 200 requests/s sustained in
-    # bench/bench_api.py); each worker process is one core's worth of work either way.
-    with unit(request, actor) as svc:
-        out = sc.NoticeOut.model_validate(svc.file_notice(_to_service(body)))
+    # bench/bench_api.py); on PostgreSQL the statements and the commit await the async driver.
+    notice = _to_service(body)
+    out = await run(request, actor, lambda svc: sc.NoticeOut.model_validate(svc.file_notice(notice)))
     # serialised once, here: returning the model would have FastAPI validate it a second time
     return Response(out.model_dump_json(), status_code=201, media_type="application/json")  # type: ignore[return-value]
 
@@ -111,6 +111,5 @@ def list_notices(request: Request, actor: CurrentActor,
 
 
 @router.get("/notices/{notice_id}", response_model=sc.NoticeOut)
-def get_notice(notice_id: str, request: Request, actor: CurrentActor) -> sc.NoticeOut:
-    with unit(request, actor) as svc:
-        return sc.NoticeOut.model_validate(svc.notice(notice_id))
+async def get_notice(notice_id: str, request: Request, actor: CurrentActor) -> sc.NoticeOut:
+    return await run(request, actor, lambda svc: sc.NoticeOut.model_validate(svc.notice(notice_id)))
