@@ -125,11 +125,14 @@ class DetectContext:
         image_hashes), by default ``attach_confirmed``'s."""
         rows = self.confirmed_rows if rows is None else rows
         self.confirmed_rows = None
+        self.build_photo_index(rows)
+        self.build_text_index(rows)
+
+    def build_photo_index(self, rows: pl.DataFrame | None) -> None:
+        """The photo index of the confirmed counterfeits ``rows`` (listing_id, title, image_hashes)."""
         if rows is None or rows.height == 0:
             return
         from counterwatch.detect.index.hamming import HammingIndex, degenerate_mask, flatten_hash_lists
-        from counterwatch.detect.index.minhash import TextIndex
-        from counterwatch.detect.normalize import plain_expr
 
         row, hashes, valid = flatten_hash_lists(rows["image_hashes"])
         keep = valid & ~degenerate_mask(hashes)
@@ -139,5 +142,13 @@ class DetectContext:
             # a tenth of the build time for about twice the query time, so memory stays flat.
             substrings = None if keep.sum() <= PHOTO_INDEX_FAST_MAX else 4
             self.photo_index = HammingIndex.build(hashes[keep], row[keep].astype(np.int64), substrings=substrings)
+
+    def build_text_index(self, rows: pl.DataFrame | None) -> None:
+        """The index of the titles of the confirmed counterfeits ``rows`` (listing_id, title, image_hashes)."""
+        if rows is None or rows.height == 0:
+            return
+        from counterwatch.detect.index.minhash import TextIndex
+        from counterwatch.detect.normalize import plain_expr
+
         titles = rows.select(plain_expr(pl.col("title")))["title"]
         self.text_index = TextIndex.build(titles, np.arange(rows.height, dtype=np.int64))

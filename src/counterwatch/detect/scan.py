@@ -67,19 +67,22 @@ def _warm(_: int) -> int:
     return os.getpid()
 
 
-def _build_indexes(state: str) -> int:
-    """In a worker: the photo and text indexes of the confirmed counterfeits, pickled beside the state
-    for every worker (``_indexed``). The main process has no idle core to build them on."""
+def _build_text_index(state: str) -> int:
+    """In a worker: the text index of the confirmed counterfeits, pickled beside the state for every
+    worker (``_indexed``); the main process builds the photo index meanwhile."""
     try:
         ctx: DetectContext = _state(state)["ctx"]  # type: ignore[assignment]
-        ctx.build_indexes(pl.read_ipc(state + ".confirmed.arrow"))
-        with atomic_path(Path(state + ".indexes")) as tmp, open(tmp, "wb") as f:
-            pickle.dump((ctx.photo_index, ctx.text_index), f, protocol=pickle.HIGHEST_PROTOCOL)
-        _STATE["indexed"] = True
+        ctx.build_text_index(pl.read_ipc(state + ".confirmed.arrow"))
+        _dump(state + ".text", ctx.text_index)
     except BaseException:
         Path(state + ".failed").touch()  # the workers waiting for the indexes stop
         raise
     return os.getpid()
+
+
+def _dump(path: str, value: object) -> None:
+    with atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
+        pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _state(path: str) -> dict[str, object]:
@@ -96,21 +99,24 @@ INDEX_WAIT_SECONDS = 900.0
 
 
 def _indexed(path: str) -> DetectContext:
-    """The context with its photo and text indexes, which the scan pickles to ``path + ".indexes"``
-    once built (its workers start on the other signals meanwhile): waited for, then read once."""
+    """The context with its photo and text indexes, which the scan pickles to ``path + ".photo"`` (the
+    main process) and ``path + ".text"`` (a worker) once built (the workers start on the other signals
+    meanwhile): waited for, then read once."""
     st = _state(path)
     ctx: DetectContext = st["ctx"]  # type: ignore[assignment]
     if not st["indexed"]:
-        ready = Path(path + ".indexes")
-        deadline = time.monotonic() + INDEX_WAIT_SECONDS
-        while not ready.exists():
-            if Path(path + ".failed").exists():
-                raise RuntimeError("building the detection indexes failed; see the scan's own error")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the detection indexes did not appear in {ready} within {INDEX_WAIT_SECONDS:.0f} s")
-            time.sleep(0.005)
-        with open(ready, "rb") as f:
-            ctx.photo_index, ctx.text_index = pickle.load(f)
+        found = []
+        for ready in (Path(path + ".photo"), Path(path + ".text")):
+            deadline = time.monotonic() + INDEX_WAIT_SECONDS
+            while not ready.exists():
+                if Path(path + ".failed").exists():
+                    raise RuntimeError("building the detection indexes failed; see the scan's own error")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the detection index {ready} did not appear within {INDEX_WAIT_SECONDS:.0f} s")
+                time.sleep(0.005)
+            with open(ready, "rb") as f:
+                found.append(pickle.load(f))
+        ctx.photo_index, ctx.text_index = found
         st["indexed"] = True
     return ctx
 
@@ -323,7 +329,8 @@ def scan(
     with _pool(workers) as run:
         warming = run(_warm, range(workers))  # the workers start while the context is built
         say("building the detection context")
-        # The photo and text indexes are built by a worker while the other starts on its text signals.
+        # The indexes are built while the workers start: the photo index here, the text index (numba) by
+        # a worker while the other starts on the signals that need no index.
         ctx = DetectContext.build(ws, settings, indexes=workers <= 1)
         ctx.view_tables = view_tables()
         scorer = Scorer.for_workspace(ws)
@@ -333,12 +340,22 @@ def scan(
             (rows if rows is not None else pl.DataFrame()).write_ipc(state + ".confirmed.arrow")
             with open(state, "wb") as f:
                 pickle.dump(init, f, protocol=pickle.HIGHEST_PROTOCOL)
-            indexing = run(_build_indexes, [state])  # first in the queue: one worker builds, the other starts
+            indexing = run(_build_text_index, [state])  # first in the queue: one worker builds, the other starts
         else:
             _STATE.clear()
             _STATE.update(path=state, ctx=ctx, scorer=scorer, block=init[2], review=init[3], indexed=True)
             indexing = iter(())
         signals = run(_pass1, pass1)
+        if workers > 1:
+            # The photo index (numpy sorts of the stored neighbourhoods, about a second) is built here
+            # while the fork server starts the workers, which would otherwise wait for it.
+            try:
+                ctx.build_photo_index(rows)
+                _dump(state + ".photo", ctx.photo_index)
+            except BaseException:
+                Path(state + ".failed").touch()
+                raise
+            ctx.photo_index = None  # the workers hold it; the main process has no use for it
         list(warming)
         done = 0
         for n in signals:
