@@ -15,7 +15,6 @@ it to that). Page indexes, whose page offsets live outside the footer, are left 
 
 from __future__ import annotations
 
-import shutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -271,12 +270,3 @@ def _moved_chunk(chunk: list[Field], shift: int) -> list[Field]:
                                      for m in f.value])  # fmt: skip
         out.append(f)
     return out
-
-
-def copy_or_concat(parts: list[Path], target: Path) -> int:
-    """``concat``, or a plain copy for a single part."""
-    if len(parts) == 1:
-        shutil.copyfile(parts[0], target)
-        meta, _ = read_footer(parts[0])
-        return int(_get(meta, _FMD_ROWS).value)  # type: ignore[union-attr]
-    return concat(parts, target)

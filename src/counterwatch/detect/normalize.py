@@ -176,8 +176,6 @@ def _flat(column: pl.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _build_tables() -> ViewTables:
-    import unicodedata
-
     bmp = np.arange(0x10000)
     chars = pl.Series("c", ["" if 0xD800 <= c <= 0xDFFF else chr(c) for c in bmp])  # surrogates: no text holds them
     frame = chars.to_frame().select(
