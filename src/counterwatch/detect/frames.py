@@ -5,6 +5,7 @@ distinct values of a column and joined back. A function of a value gives the sam
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 
@@ -32,7 +33,14 @@ def union_lists(first: pl.Series, second: pl.Series) -> pl.Series:
     merged = pl.DataFrame({"a": first.gather(rows), "b": second.gather(rows)}).select(
         pl.concat_list("a", "b").list.unique(maintain_order=True)
     )["a"]
-    at = pl.int_range(0, first.len(), dtype=pl.UInt32, eager=True).scatter(
-        rows, pl.int_range(first.len(), first.len() + rows.len(), dtype=pl.UInt32, eager=True)
-    )
-    return pl.concat([first, merged.cast(first.dtype)]).gather(at).rename(first.name)
+    return replace_rows(first.to_frame(), rows, merged.cast(first.dtype).to_frame(first.name))[first.name]
+
+
+def replace_rows(frame: pl.DataFrame, rows: pl.Series | np.ndarray, replacement: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its rows ``rows`` (positions, in order) replaced by the rows of ``replacement``
+    (same columns): both appended, then one gather puts each row in place. Polars' ``scatter`` does
+    not take list or string columns."""
+    n = frame.height
+    at = np.arange(n, dtype=np.int64)
+    at[np.asarray(rows, dtype=np.int64)] = n + np.arange(replacement.height, dtype=np.int64)
+    return pl.concat([frame, replacement.select(frame.columns)]).select(pl.all().gather(at))

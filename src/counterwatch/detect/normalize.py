@@ -239,13 +239,15 @@ def text_views(texts: pl.Series, *, skeleton: bool = True, token: bool = True, t
     """The plain view (``plain``), the skeleton (``skeleton``) and word (``token``) views of the
     plain view, and the script flags of the text as written (``latin``: a-z or A-Z; ``greek_cyrillic``;
     ``invisible``: zero-width characters), of many texts at once: the same as ``plain_expr``,
-    ``skeleton_expr`` and ``token_expr`` (a property test holds them to it), about ten times faster.
+    ``skeleton_expr`` and ``token_expr`` (a property test holds them to it), about three times faster
+    (1.2 against 4 µs per text).
 
     One compiled pass does it from tables of the per-character steps; the few texts with a character
     that needs its neighbours to be folded (a combining mark, a character outside the BMP …) go
     through the Polars expressions.
     """
     from counterwatch.detect import _views_kernels as kernels
+    from counterwatch.detect.frames import replace_rows
     from counterwatch.detect.index.hamming import _string_array, _string_buffers
 
     t = tables or view_tables()
@@ -272,8 +274,6 @@ def text_views(texts: pl.Series, *, skeleton: bool = True, token: bool = True, t
             *([skeleton_expr(pl.col("plain")).alias("skeleton")] if skeleton else []),
             *([token_expr(pl.col("plain")).alias("token")] if token else []),
         )
-        at = np.arange(n, dtype=np.int64)
-        at[rows] = n + np.arange(len(rows))
-        out = pl.concat([out, slow]).select(pl.all().gather(at))
+        out = replace_rows(out, rows, slow)
     return out.with_columns(latin=pl.Series(latin), greek_cyrillic=pl.Series(greek_cyrillic),
                             invisible=pl.Series(invisible))  # fmt: skip

@@ -59,7 +59,7 @@ _STATE: dict[str, object] = {}  # the worker's context, scorer and bands, loaded
 
 def _warm(_: int) -> int:
     """Submitted while the context is built, so the pool's processes start (import Polars, DuckDB and
-    the signals, and load the compiled index kernels: about a second) at the same time instead of after it.
+    the signals; the fork server has loaded the compiled kernels) at the same time instead of after it.
     """
     from counterwatch.detect.index import warm_kernels
 
