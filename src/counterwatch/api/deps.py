@@ -35,11 +35,15 @@ def unit(request: Request, credential: Credential) -> Iterator[Enforcement]:
     back on any error, so a failed request leaves nothing half-written (savepoints inside it are safe
     on every database, see ``store.db``). The token is resolved in the same transaction: one
     connection and one commit per request."""
-    state = request.app.state
-    with state.db.session() as s:
-        actor = resolve(s, credential)
-        request.state.actor = actor
-        yield Enforcement(s, state.settings, actor)
+    with request.app.state.db.session() as s:
+        yield _workflow(request, credential, s)
+
+
+def _workflow(request: Request, credential: Credential, s: Session) -> Enforcement:
+    """The workflow in session ``s`` as the token's holder, resolved in that same transaction."""
+    actor = resolve(s, credential)
+    request.state.actor = actor
+    return Enforcement(s, request.app.state.settings, actor)
 
 
 async def run(request: Request, credential: Credential, work: Callable[[Enforcement], T]) -> T:
@@ -48,11 +52,4 @@ async def run(request: Request, credential: Credential, work: Callable[[Enforcem
     rollback of everything on any error), for ``async`` endpoints. ``work`` is synchronous and
     should also build what the response needs from the ORM objects: attributes the database fills
     in are loaded inside the unit, not after it."""
-    state = request.app.state
-
-    def in_transaction(s: Session) -> T:
-        actor = resolve(s, credential)
-        request.state.actor = actor
-        return work(Enforcement(s, state.settings, actor))
-
-    return await state.db.run(in_transaction)
+    return await request.app.state.db.run(lambda s: work(_workflow(request, credential, s)))
