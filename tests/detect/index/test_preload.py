@@ -56,3 +56,14 @@ def test_the_fork_server_preload_starts_no_polars_arrow_or_duckdb() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_preload_leaves_scipy_linalg_out_and_importable() -> None:
+    """numba would import SciPy's linear algebra (a quarter of the fork server's start-up) though no
+    kernel uses it; it must stay importable for whatever needs it later (training)."""
+    code = (
+        "import sys, counterwatch.detect.index.preload; print('scipy.linalg' in sys.modules); "
+        "import scipy.linalg; print(scipy.linalg.norm([3.0, 4.0]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600)
+    assert out.stdout.split() == ["False", "5.0"]

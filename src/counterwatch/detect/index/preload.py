@@ -6,8 +6,14 @@ kernel's machine code is loaded from numba's disk cache (or compiled, the first 
 server, and every worker starts with them. Loading them in each worker instead costs about a second
 of CPU per worker, most of it numba's own start-up.
 
-Only numpy and numba are imported here: the fork server must not start threads (Polars and Arrow
-start some at import), since a fork copies none of them.
+Only numpy, numba and modules that start no thread are imported here (the fork server must not
+start threads: Polars and Arrow start some at import, and a fork copies none of them). The workers
+would import the settings' models (pydantic, 0.15–0.2 s) first thing; they are imported here, once.
+
+SciPy is kept out of the fork server. numba's CPU target imports its linear-algebra support when it
+starts, which imports SciPy's BLAS bindings (``scipy.linalg``) to check they exist (0.2–0.3 s, a quarter of the
+server's start-up, every worker waiting on it); no kernel uses linear algebra. SciPy stays
+importable afterwards (only numba's own flag that BLAS is there stays false).
 
 ``KERNELS`` lists the type signatures the detection paths call the kernels with; a signature not
 listed still works (numba loads it at its first call in the worker), only later. A test holds the
@@ -16,7 +22,11 @@ list to what a scan really calls.
 
 from __future__ import annotations
 
+import sys
+
 from numba import types
+
+import counterwatch.config  # noqa: F401  (pydantic: no threads; every worker needs it)
 
 from counterwatch.detect import _views_kernels as _vk
 from counterwatch.detect.index import _hamming_kernels as _hk
@@ -71,9 +81,16 @@ KERNELS = {
 
 def load_kernels() -> None:
     """Every listed signature of every kernel, loaded (from the disk cache) or compiled now."""
-    for kernel, signatures in KERNELS.items():
-        for signature in signatures:
-            kernel.compile(signature)
+    hide_scipy = "scipy.linalg" not in sys.modules
+    if hide_scipy:
+        sys.modules["scipy.linalg"] = None  # type: ignore[assignment]  # importing it raises ImportError
+    try:
+        for kernel, signatures in KERNELS.items():
+            for signature in signatures:
+                kernel.compile(signature)
+    finally:
+        if hide_scipy:
+            del sys.modules["scipy.linalg"]
 
 
 load_kernels()
