@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import pickle
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -326,8 +327,7 @@ def scan(
     pass1 = [(state, str(listings), g, str(parts / f"part-{i:05d}.arrow")) for i, g in enumerate(groups)]
     pass2 = [(state, p, str(context_dir), str(scored / f"{Path(p).stem}.parquet")) for _, _, _, p in pass1]
     counts = {"block": 0, "review": 0, "allow": 0}
-    with _pool(workers) as run:
-        warming = run(_warm, range(workers))  # the workers start while the context is built
+    with _pool(workers) as (run, warming):  # the workers start while the context is built
         say("building the detection context")
         # The indexes are built while the workers start: the photo index here, the text index (numba) by
         # a worker while the other starts on the signals that need no index.
@@ -406,13 +406,14 @@ def _process_context() -> mp.context.BaseContext:
 
 
 @contextmanager
-def _pool(workers: int) -> Iterator[Callable]:  # type: ignore[type-arg]
-    """``map`` over a process pool, or in this process when one worker is asked for. The workers
-    are not forked from this process, which would inherit Polars' and DuckDB's thread-pool locks
-    held: they come from a fork server that imports neither (``_process_context``)."""
+def _pool(workers: int) -> Iterator[tuple[Callable, Iterator[int]]]:  # type: ignore[type-arg]
+    """``map`` over a process pool, or in this process when one worker is asked for, and the
+    workers' start (``_warm``, one task each), already under way. The workers are not forked from
+    this process, which would inherit Polars' and DuckDB's thread-pool locks held: they come from a
+    fork server that imports neither (``_process_context``)."""
     if workers <= 1:
         try:
-            yield map
+            yield map, map(_warm, range(1))
         finally:
             _STATE.clear()
         return
@@ -424,12 +425,35 @@ def _pool(workers: int) -> Iterator[Callable]:  # type: ignore[type-arg]
     os.environ["POLARS_MAX_THREADS"] = "1"
     try:
         with ProcessPoolExecutor(workers, mp_context=_process_context()) as pool:
-            yield pool.map
+            with _main_script_hidden():
+                warming = pool.map(_warm, range(workers))  # a task each: every worker is started now
+            yield pool.map, warming
     finally:
         if previous is None:
             os.environ.pop("POLARS_MAX_THREADS", None)
         else:
             os.environ["POLARS_MAX_THREADS"] = previous
+
+
+@contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """While workers start: the program's main script hidden from ``multiprocessing``, which would
+    otherwise have every worker run it again (as ``__mp_main__``, so that functions defined there
+    could be unpickled). The scan's tasks all live in this package, and the main script is usually
+    the ``counterwatch`` command, whose imports (the case database, the API's models, …) cost each
+    worker 0.6–0.7 s of CPU before its first task."""
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
 
 
 def write_scores(parts: list[str], path: Path) -> None:
