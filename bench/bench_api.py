@@ -15,7 +15,10 @@ Setup (not timed):
    flush, as in production); ``--fast-pg`` keeps the test suite's non-durable settings instead.
 3. ``counterwatch enforce WS --db URL`` fills it; a brand user (``counterwatch users add ... --role
    brand --rights-holder NAME --token``) for the rights holder with the most registered, unexpired
-   trademarks, and a reviewer user with a token.
+   trademarks, and a reviewer user with a token; then ``VACUUM ANALYZE``, as after any bulk load (without
+   it autovacuum's first pass over every freshly written table lands inside the measurement;
+   ``--no-setup-vacuum`` leaves it out). PostgreSQL logs autovacuum runs, checkpoints, lock waits and
+   statements over 100 ms with millisecond timestamps (copied to ``bench/out/api/pg-postgresql.log``).
 4. ``counterwatch serve WS --db URL --port P --workers 2`` as a subprocess (its own process group),
    waited on until ``/health`` answers, then warmed up: score requests until each worker has built
    its scorer (the first score request in each worker process builds it, seconds), then
@@ -45,6 +48,15 @@ target rate (above 1: PostgreSQL is faster); when both saturate, compare the ach
     python bench/bench_api.py                         # 200 req/s for 30 s, then 400 req/s for 20 s; peer the same
     python bench/bench_api.py --duration 60 --headroom-rate 600
     python bench/bench_api.py --skip-peer --fast-pg
+
+Per second of the measurement (``bench/out/api/seconds-<db>-<phase>.jsonl``; on screen the seconds with
+requests over 50 ms and their neighbours): requests due, p50/p99/max, the CPU of the server, PostgreSQL,
+the load process, steal and iowait (``/proc``, sampled twice a second), the busiest other processes,
+and PostgreSQL's log events in that second. ``--trace`` adds the server's own timing
+(``COUNTERWATCH_SERVE_TRACE``, ``counterwatch/api/trace.py``: per request the time in the application
+and awaiting the database, garbage collections, event-loop lags, requests per worker) and samples
+``pg_stat_activity``/``pg_locks`` twice a second; it costs the server a little CPU, so figures are
+taken without it.
 
 Prints per phase: offered and achieved rate, p50/p95/p99/max per endpoint and overall, errors by
 status, CPU seconds by component; PASS/FAIL for >= 200 req/s achieved and p99 < 50 ms at the target
@@ -320,6 +332,203 @@ def machine_cpu_s() -> tuple[float, float]:
     return (sum(parts[:8]) - idle) / tick, sum(parts[:8]) / tick
 
 
+class Sampler:
+    """Samples, every ``interval`` seconds during a phase, from ``/proc``: the machine's CPU by kind
+    (user+system, iowait, steal), the CPU of the server, of PostgreSQL and of the load process, and
+    of every other process (to name who took the cores in a slow second); with ``pg_url``, also
+    PostgreSQL's non-idle backends (``pg_stat_activity``: what they wait on) and ungranted locks.
+    ``per_second`` lines these up with the latency of the requests due in each second."""
+
+    def __init__(self, server_pid: int, pg_pid: int | None, pg_url: str | None, interval: float = 0.5) -> None:
+        import threading
+
+        self.server_pid, self.pg_pid, self.pg_url, self.interval = server_pid, pg_pid, pg_url, interval
+        self.load_pid: int | None = None
+        self.samples: list[dict] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @staticmethod
+    def _stat() -> list[int]:
+        with open("/proc/stat") as f:
+            return [int(x) for x in f.readline().split()[1:9]]
+
+    @staticmethod
+    def _procs() -> dict[int, tuple[str, int]]:
+        out = {}
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    raw = f.read()
+                comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+                fields = raw.rsplit(")", 1)[1].split()
+                out[int(name)] = (comm, int(fields[11]) + int(fields[12]))
+            except (FileNotFoundError, ProcessLookupError, ValueError):
+                continue
+        return out
+
+    def _loop(self) -> None:
+        conn = None
+        if self.pg_url:
+            import psycopg
+
+            from sqlalchemy import make_url
+
+            u = make_url(self.pg_url)
+            conn = psycopg.connect(host=u.host, port=u.port, user=u.username, dbname=u.database, autocommit=True)
+        tick = os.sysconf("SC_CLK_TCK")
+        while not self._stop.is_set():
+            t = time.time()
+            ours = set(_children(self.server_pid))
+            pg = set(_children(self.pg_pid)) if self.pg_pid else set()
+            load = set(_children(self.load_pid)) if self.load_pid else set()
+            sample = {"t": t, "stat": self._stat(), "procs": {}, "tick": tick}
+            for pid, (comm, ticks) in self._procs().items():
+                who = "server" if pid in ours else "pg" if pid in pg else "load" if pid in load else "self" if pid == os.getpid() else comm
+                sample["procs"][pid] = (who, ticks)
+            if conn is not None:
+                try:
+                    rows = conn.execute(
+                        "SELECT backend_type, state, coalesce(wait_event_type, ''), coalesce(wait_event, ''), "
+                        "left(regexp_replace(query, '\\s+', ' ', 'g'), 50) FROM pg_stat_activity "
+                        "WHERE pid <> pg_backend_pid() AND (state IS DISTINCT FROM 'idle' OR backend_type <> 'client backend')"
+                    ).fetchall()  # fmt: skip
+                    locks = conn.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0]
+                    sample["pg"] = {"active": [list(r) for r in rows], "lock_waits": locks}
+                except Exception as exc:  # a sample lost is not a reason to stop the run
+                    sample["pg"] = {"error": str(exc)}
+            self.samples.append(sample)
+            self._stop.wait(max(0.0, self.interval - (time.time() - t)))
+        if conn is not None:
+            conn.close()
+
+    def per_second(self, first_due_wall: float, results: list, wall_minus_loop: float, pg_log: str = "",
+                   server_trace: dict | None = None) -> list[dict]:  # fmt: skip
+        """One row per second of the run (second 0 = the first due request): requests due, their
+        p50/p99/max from the due time, how many over the target, the send lag; the CPU each part took
+        in that second (cores), the machine's iowait and steal, the top other processes; PostgreSQL
+        backends busy and what they waited on; PostgreSQL log events (autovacuum, checkpoints, lock
+        waits, slow statements) and, with the server trace, garbage collections and event-loop lags."""
+        import re
+
+        rows: dict[int, dict] = {}
+        for r in results:
+            if r is None:
+                continue
+            sec = int(r[2] + wall_minus_loop - first_due_wall)
+            row = rows.setdefault(sec, {"lat": [], "lag": []})
+            ok = isinstance(r[1], int) and 200 <= r[1] < 300
+            row["lat"].append(1000 * (r[4] - r[2]) if ok else float("inf"))
+            row["lag"].append(1000 * (r[3] - r[2]))
+        out = []
+        smp = self.samples
+        for sec in sorted(rows):
+            lat = rows[sec]["lat"]
+            t0, t1 = first_due_wall + sec, first_due_wall + sec + 1
+            line = {"s": sec, "n": len(lat), "p50": _pct(lat, 0.5), "p99": _pct(lat, 0.99), "max": max(lat),
+                    "slow": sum(1 for x in lat if x > SLOW_MS), "lag_max": max(rows[sec]["lag"])}  # fmt: skip
+            a = next((x for x in reversed(smp) if x["t"] <= t0), None)
+            b = next((x for x in smp if x["t"] >= t1), None)
+            if a and b and b["t"] > a["t"]:
+                dt, tick = b["t"] - a["t"], a["tick"]
+                sa, sb = a["stat"], b["stat"]
+                d = [(y - x) / tick / dt for x, y in zip(sa, sb, strict=True)]
+                line.update(busy=sum(d) - d[3] - d[4], iowait=d[4], steal=d[7])
+                by: dict[str, float] = {}
+                for pid, (who, ticks) in b["procs"].items():
+                    prev = a["procs"].get(pid)
+                    delta = max(0, ticks - prev[1]) if prev else 0  # a new process: its first interval is not counted
+                    by[who] = by.get(who, 0.0) + delta / tick / dt
+                line.update(server=by.pop("server", 0.0), pg=by.pop("pg", 0.0), load=by.pop("load", 0.0),
+                            me=by.pop("self", 0.0))  # fmt: skip
+                line["others"] = sorted(((k, v) for k, v in by.items() if v >= 0.05), key=lambda kv: -kv[1])[:3]
+            pgs = [x["pg"] for x in smp if t0 <= x["t"] < t1 and "pg" in x and "active" in x["pg"]]
+            if pgs:
+                waits: dict[str, int] = {}
+                for p in pgs:
+                    for bt, state, wt, we, q in p["active"]:
+                        if bt == "client backend" and state == "active":
+                            key = f"{wt}:{we}" if wt else "cpu"
+                            waits[key] = waits.get(key, 0) + 1
+                        elif bt != "client backend" and wt != "Activity":  # Activity: a background process idling
+                            key = f"{bt}[{wt}:{we}]" if bt.startswith("autovacuum worker") or bt == "checkpointer" and we else ""
+                            if bt.startswith("autovacuum worker"):
+                                key = f"autovacuum({q.strip()[:40]})"
+                            if key:
+                                waits[key] = waits.get(key, 0) + 1
+                line["pg_active"] = sum(sum(1 for r in p["active"] if r[0] == "client backend" and r[1] == "active") for p in pgs) / len(pgs)
+                line["pg_waits"] = sorted(waits.items(), key=lambda kv: -kv[1])[:4]
+                line["lock_waits"] = max(p["lock_waits"] for p in pgs)
+            out.append(line)
+        # PostgreSQL's log: lines with a timestamp (log_line_prefix '%m [%p] ')
+        stamp = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) (\S+) \[(\d+)\] (.*)$")
+        events: dict[int, list[str]] = {}
+        for ln in pg_log.splitlines():
+            m = stamp.match(ln)
+            if not m:
+                continue
+            import datetime as dt_
+
+            when = dt_.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=dt_.timezone.utc).timestamp()
+            msg = m.group(4)
+            if any(k in msg for k in ("automatic", "checkpoint", "still waiting", "duration:", "acquired")):
+                events.setdefault(int(when - first_due_wall) if when >= first_due_wall else -1, []).append(msg[:140])
+        if server_trace:
+            for w in server_trace.get("workers", []):
+                for start, gen, ms, _ in w["gcs"]:
+                    if ms >= 5:
+                        events.setdefault(int(start - first_due_wall), []).append(f"gc gen{gen} {ms:.0f} ms (pid {w['pid']})")
+                for at, ms in w["lags"]:
+                    if ms >= 20:
+                        events.setdefault(int(at - first_due_wall), []).append(f"loop lag {ms:.0f} ms (pid {w['pid']})")
+        if server_trace:  # each worker's share of each second, and its time in the application
+            per: dict[int, dict[int, list[float]]] = {}
+            for w in server_trace.get("workers", []):
+                for r in w["requests"]:
+                    if r[3] != "/health" and r[0] >= first_due_wall:
+                        per.setdefault(int(r[0] - first_due_wall), {}).setdefault(w["pid"], []).append(r[1])
+            for line in out:
+                line["workers"] = [(pid, len(v), _pct(v, 0.99)) for pid, v in sorted(per.get(line["s"], {}).items())]
+        for line in out:
+            line["events"] = events.get(line["s"], [])
+        if -1 in events and out:
+            out[0]["events_before"] = events[-1][-6:]
+        return out
+
+
+def print_seconds(rows: list[dict], path: Path) -> None:
+    """Every second to ``path`` (JSON lines); on screen the seconds with requests over the target and
+    the second before and after each."""
+    path.write_text("".join(json.dumps(r, default=str) + "\n" for r in rows), encoding="utf-8")
+    show = set()
+    for i, r in enumerate(rows):
+        if r["slow"]:
+            show.update((i - 1, i, i + 1))
+    if rows and rows[0].get("events_before"):
+        print("    PostgreSQL before the measurement: " + " | ".join(rows[0]["events_before"]))
+    for i, r in enumerate(rows):
+        if i not in show and not r.get("events"):
+            continue
+        cpu = (f"cores: server {r.get('server', 0):.2f} pg {r.get('pg', 0):.2f} load {r.get('load', 0):.2f} "
+               f"steal {r.get('steal', 0):.2f} iowait {r.get('iowait', 0):.2f} busy {r.get('busy', 0):.2f}") if "busy" in r else ""  # fmt: skip
+        others = ", ".join(f"{k} {v:.2f}" for k, v in r.get("others", []))
+        wk = " workers " + ", ".join(f"{n} p99 {p:.0f}" for _, n, p in r["workers"]) if r.get("workers") else ""
+        pgw = f"; pg active {r['pg_active']:.1f} {r.get('pg_waits')} locks {r.get('lock_waits')}" if "pg_active" in r else ""
+        print(f"    s{r['s']:>3}: n {r['n']:>3} p50 {r['p50']:6.1f} p99 {r['p99']:6.1f} max {r['max']:6.1f} slow {r['slow']:>3} "
+              f"lag {r['lag_max']:5.1f} |{wk} | {cpu}{' others ' + others if others else ''}{pgw}")  # fmt: skip
+        for e in r.get("events", [])[:6]:
+            print(f"           {e}")
+
+
 # --------------------------------------------------------------------------- setup
 
 
@@ -359,6 +568,11 @@ def start_pg(durable: bool):
             self._check("initdb", proc)
             options = dict(pc.SERVER_OPTIONS)
             options.update(max_connections="100", shared_buffers="128MB", autovacuum="on")
+            # what a stall could come from, in the log with millisecond timestamps (read beside the
+            # per-second latency): autovacuum and autoanalyze runs, checkpoints, lock waits over
+            # deadlock_timeout, statements over 100 ms
+            options.update(log_autovacuum_min_duration="0", log_checkpoints="on", log_lock_waits="on",
+                           log_min_duration_statement="100", log_line_prefix="'%m [%p] '")  # fmt: skip
             if durable:
                 options.update(fsync="on", synchronous_commit="on", full_page_writes="on")
             self.host, self.port = "127.0.0.1", pc._free_port()
@@ -381,7 +595,7 @@ def pg_postmaster_pid(cluster) -> int | None:
         return None
 
 
-def fill(ws: Path, url: str, tag: str) -> dict:
+def fill(ws: Path, url: str, tag: str, vacuum: bool = True) -> dict:
     """Enforce into the database at ``url``; a brand and a reviewer user with tokens; the notices'
     (brand, trademark) pairs and active listings."""
     from sqlalchemy import create_engine, text
@@ -414,8 +628,21 @@ def fill(ws: Path, url: str, tag: str) -> dict:
                           "--token", "--db", url).strip().splitlines()[-1]  # fmt: skip
     reviewer_token = run_cli("users", "add", str(ws), f"bench-reviewer-{tag}", "--role", "reviewer", "--token",
                              "--db", url).strip().splitlines()[-1]  # fmt: skip
+    vacuum_s = None
+    if vacuum and url.startswith("postgresql"):
+        # What one does after a bulk load, so the measurement sees a database in its steady state: the
+        # enforce stage has just written every table of a fresh database, and autovacuum's first pass
+        # over them (VACUUM and ANALYZE of every table, one after the other, about half a second) otherwise
+        # lands about a minute later, inside the measurement, where it stalled every request for 0.2 to
+        # 0.3 s (requests awaiting the database; see docs/benchmarks.md).
+        t1 = time.perf_counter()
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as c:
+            c.execute(text("VACUUM ANALYZE"))
+        engine.dispose()
+        vacuum_s = time.perf_counter() - t1
     return {"enforce_s": enforce_s, "holder": holder, "tier": tier, "rights": by_holder[holder], "active": active,
-            "brand_token": brand_token, "reviewer_token": reviewer_token}  # fmt: skip
+            "brand_token": brand_token, "reviewer_token": reviewer_token, "vacuum_s": vacuum_s}  # fmt: skip
 
 
 def free_port() -> int:
@@ -424,13 +651,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(ws: Path, url: str, workers: int, log: Path) -> tuple[subprocess.Popen, str]:
+def start_server(ws: Path, url: str, workers: int, log: Path, trace_dir: Path | None = None) -> tuple[subprocess.Popen, str]:
     import httpx
 
     port = free_port()
     f = log.open("w")
+    env = dict(os.environ)
+    if trace_dir is not None:
+        shutil.rmtree(trace_dir, ignore_errors=True)
+        env["COUNTERWATCH_SERVE_TRACE"] = str(trace_dir)
     proc = subprocess.Popen([*CLI, "serve", str(ws), "--db", url, "--port", str(port), "--workers", str(workers)],
-                            stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)  # fmt: skip
+                            stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True, env=env)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -507,18 +738,26 @@ def run_phase(label: str, base: str, ctx: dict, listings: list[dict], rate: floa
             "timeout": 30.0, "keep_errors": 5}  # fmt: skip
     spec_path = OUT / f"spec-{tag}.json"
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    sampler = Sampler(server.pid, pg_pid, ctx.get("pg_url") if ctx.get("trace") else None)
+    sampler.start()
     cpu_server0, cpu_pg0, (busy0, tot0) = tree_cpu_s(server.pid), tree_cpu_s(pg_pid), machine_cpu_s()
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, __file__, "--child", "load", "--spec", str(spec_path)],
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    child = subprocess.Popen([sys.executable, __file__, "--child", "load", "--spec", str(spec_path)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    sampler.load_pid = child.pid
+    out, err = child.communicate()
+    proc = subprocess.CompletedProcess(child.args, child.returncode, out, err)
     wall = time.perf_counter() - t0
     cpu_server1, cpu_pg1, (busy1, tot1) = tree_cpu_s(server.pid), tree_cpu_s(pg_pid), machine_cpu_s()
+    sampler.stop()
     spec_path.unlink(missing_ok=True)
     if proc.returncode != 0:
         raise SystemExit(f"the load process failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     if proc.stderr.strip():
         print("  load process stderr (first errors):\n    " + "\n    ".join(proc.stderr.strip().splitlines()[:10]))
-    s = summarize(json.loads(proc.stdout.strip().splitlines()[-1]))
+    raw = json.loads(proc.stdout.strip().splitlines()[-1])
+    s = summarize(raw)
+    s["_seconds"] = (sampler, raw)  # lined up with the server's trace and PostgreSQL's log after the server stops
     s.update(label=label, rate=rate, duration=duration, wall_s=wall,
              server_cpu_s=cpu_server1 - cpu_server0, pg_cpu_s=cpu_pg1 - cpu_pg0,
              machine_busy_s=busy1 - busy0, machine_total_s=tot1 - tot0)  # fmt: skip
@@ -552,10 +791,13 @@ def print_phase(s: dict) -> None:
 def measure(name: str, ws: Path, url: str, pg_pid: int | None, args, listings: list[dict]) -> dict:
     tag = f"{name}{int(time.time()) % 100000}"
     t0 = time.perf_counter()
-    ctx = fill(ws, url, tag)
+    ctx = fill(ws, url, tag, vacuum=not args.no_setup_vacuum)
     print(f"[{name}] enforce {ctx['enforce_s']:.1f} s; brand user of {ctx['holder']!r} (tier {ctx['tier']}) with "
-          f"{len(ctx['rights'])} registered unexpired trademarks; {len(ctx['active']):,} active listings")  # fmt: skip
-    server, base = start_server(ws, url, args.workers, OUT / f"server-{name}.log")
+          f"{len(ctx['rights'])} registered unexpired trademarks; {len(ctx['active']):,} active listings"
+          + (f"; VACUUM ANALYZE {ctx['vacuum_s']:.1f} s" if ctx.get("vacuum_s") is not None else ""))  # fmt: skip
+    ctx.update(trace=args.trace, pg_url=url if pg_pid else None, pg_log=getattr(args, "pg_log", None) if pg_pid else None)
+    server, base = start_server(ws, url, args.workers, OUT / f"server-{name}.log",
+                                OUT / f"trace-{tag}" if args.trace else None)  # fmt: skip
     try:
         warm = warm_scorers(base, ctx["reviewer_token"], listings, args.workers)
         print(
@@ -579,7 +821,40 @@ def measure(name: str, ws: Path, url: str, pg_pid: int | None, args, listings: l
             phases[label] = s
     finally:
         stop_server(server)
+    trace = None
+    if args.trace:
+        trace = {"workers": [json.loads(f.read_text()) for f in sorted((OUT / f"trace-{tag}").glob("worker-*.json"))]}
+        print_trace(trace, phases)
+    pg_log = Path(ctx["pg_log"]).read_text(errors="replace") if ctx.get("pg_log") else ""
+    if pg_log:
+        (OUT / f"pg-{name}.log").write_text(pg_log, encoding="utf-8")
+    for label, s in phases.items():
+        sampler, raw = s.pop("_seconds")
+        rows = sampler.per_second(s["first_due_wall"], raw["results"], raw.get("wall_minus_loop", 0.0), pg_log, trace)
+        print(f"[{name}] {label}: per second (all seconds in {OUT.relative_to(ROOT)}/seconds-{name}-{label}.jsonl)")
+        print_seconds(rows, OUT / f"seconds-{name}-{label}.jsonl")
     return phases
+
+
+def print_trace(trace: dict, phases: dict) -> None:
+    """The server's own view of the target phase: requests and connections per worker, time in the
+    application and awaiting the database, collections and event-loop lags."""
+    s = phases.get("target")
+    if not s or not trace["workers"]:
+        return
+    t0, t1 = s["first_due_wall"], s["first_due_wall"] + s["span_s"]
+    for w in trace["workers"]:
+        reqs = [r for r in w["requests"] if t0 <= r[0] <= t1 and r[3] != "/health"]
+        app = [r[1] for r in reqs]
+        db = [r[2] for r in reqs]
+        gcs = [g for g in w["gcs"] if t0 <= g[0] <= t1]
+        lags = [lg[1] for lg in w["lags"] if t0 <= lg[0] <= t1]
+        print(f"    worker {w['pid']}: {len(reqs):,} requests on {len({r[5] for r in reqs})} connections; in the app p50 "
+              f"{_pct(app, .5):.1f} p99 {_pct(app, .99):.1f} max {max(app, default=0):.1f} ms, awaiting the database p50 "
+              f"{_pct(db, .5):.1f} p99 {_pct(db, .99):.1f} max {max(db, default=0):.1f} ms; collections: "
+              f"{sum(1 for g in gcs if g[1] == 0)}/{sum(1 for g in gcs if g[1] == 1)}/{sum(1 for g in gcs if g[1] == 2)} "
+              f"(gen 0/1/2), longest {max((g[2] for g in gcs), default=0):.1f} ms; loop lags over 20 ms: "
+              f"{sum(1 for x in lags if x > 20)}, longest {max(lags, default=0):.0f} ms")  # fmt: skip
 
 
 def load_listings(ws: Path, k: int, seed: int) -> list[dict]:
@@ -622,6 +897,11 @@ def main() -> int:
         "--fast-pg", action="store_true", help="PostgreSQL without fsync/synchronous_commit (the test suite's settings)"
     )
     p.add_argument("--skip-peer", action="store_true")
+    p.add_argument("--no-setup-vacuum", action="store_true",
+                   help="leave out the VACUUM ANALYZE after the bulk load (autovacuum's first pass then lands in the run)")
+    p.add_argument("--trace", action="store_true",
+                   help="the server times each request, collection and event-loop lag (COUNTERWATCH_SERVE_TRACE), and "
+                        "PostgreSQL's backends are sampled twice a second; printed per second beside the latency")  # fmt: skip
     args = p.parse_args()
     if args.child == "load":
         print(json.dumps(_child_load(args.spec)))
@@ -639,6 +919,7 @@ def main() -> int:
     try:
         print(f"PostgreSQL on 127.0.0.1:{cluster.port} ({'non-durable test settings' if args.fast_pg else 'durable: fsync and synchronous_commit on'}, "
               f"max_connections 100)")  # fmt: skip
+        args.pg_log = str(cluster.log)
         ours = measure("postgresql", ws, url, pg_postmaster_pid(cluster), args, listings)
     finally:
         cluster.stop()

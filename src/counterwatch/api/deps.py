@@ -17,6 +17,7 @@ command line and the batch stage):
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -24,6 +25,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from counterwatch.api.auth import Credential, resolve
+from counterwatch.api.trace import db_timer
 from counterwatch.enforce.service import Enforcement
 
 T = TypeVar("T")
@@ -52,4 +54,11 @@ async def run(request: Request, credential: Credential, work: Callable[[Enforcem
     rollback of everything on any error), for ``async`` endpoints. ``work`` is synchronous and
     should also build what the response needs from the ORM objects: attributes the database fills
     in are loaded inside the unit, not after it."""
-    return await request.app.state.db.run(lambda s: work(_workflow(request, credential, s)))
+    acc = db_timer()
+    if acc is None:
+        return await request.app.state.db.run(lambda s: work(_workflow(request, credential, s)))
+    t0 = time.perf_counter()
+    try:
+        return await request.app.state.db.run(lambda s: work(_workflow(request, credential, s)))
+    finally:
+        acc[0] += time.perf_counter() - t0

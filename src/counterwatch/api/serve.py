@@ -41,3 +41,9 @@ except InputError as exc:
 # loop and every request queued on it (p99s of 0.25-0.5 s in bench/bench_api.py).
 gc.collect()
 gc.freeze()
+
+# Per-request and per-collection timing for load tests, when COUNTERWATCH_SERVE_TRACE names a directory
+# (counterwatch.api.trace); otherwise ``app`` is the application itself.
+from counterwatch.api.trace import install  # noqa: E402
+
+app = install(app)  # type: ignore[assignment]
