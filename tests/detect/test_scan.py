@@ -179,19 +179,26 @@ elif __name__ == "__main__":
 
     scan_module.TASK_ROWS = 2_000
     result = scan_module.scan(Workspace.at(Path(sys.argv[1])), workers=2)
-    print(result.listings, Path(__file__).name)
+    from numba.core.registry import CPUDispatcher
+    from counterwatch.detect import _views_kernels
+    from counterwatch.detect.index import _hamming_kernels, _minhash_kernels
+
+    loaded = [name for m in (_views_kernels, _hamming_kernels, _minhash_kernels) for name, k in vars(m).items()
+              if isinstance(k, CPUDispatcher) and k.signatures]
+    print(result.listings, Path(__file__).name, "kernels-in-main:", *loaded)
 """
 
 
 def test_the_scans_workers_do_not_run_the_calling_program_again(detect_ws, tmp_path):
     """Workers started by ``multiprocessing`` run the parent's main script again by default; for the
     ``counterwatch`` command that is 0.6–0.7 s of imports per worker before any listing is scored.
-    The program's own ``__file__`` is back once the workers are started."""
+    The program's own ``__file__`` is back once the workers are started. And the main process loads
+    no compiled kernel (numba's start-up, a second of CPU, is the fork server's alone)."""
     ws = with_small_row_groups(fresh_copy(detect_ws, tmp_path / "ws"))
     script, marker = tmp_path / "program.py", tmp_path / "worker-ran-the-program"
     script.write_text(_MAIN_SCRIPT)
     out = subprocess.run([sys.executable, str(script), str(ws.root), str(marker)], capture_output=True, text=True,
                          check=True, timeout=600)  # fmt: skip
     n_valid = pq.ParquetFile(ws.tables_dir / "listings.parquet").metadata.num_rows
-    assert out.stdout.split() == [str(n_valid), "program.py"]
+    assert out.stdout.split() == [str(n_valid), "program.py", "kernels-in-main:"]
     assert not marker.exists()

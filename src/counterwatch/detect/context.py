@@ -134,7 +134,9 @@ class DetectContext:
             return
         from counterwatch.detect.index.hamming import HammingIndex, degenerate_mask, flatten_hash_lists
 
-        row, hashes, valid = flatten_hash_lists(rows["image_hashes"])
+        # Parsed without the compiled kernel: in the scan this runs in the main process, which would
+        # otherwise pay numba's start-up (about a second of CPU) for a few thousand hashes.
+        row, hashes, valid = flatten_hash_lists(rows["image_hashes"], compiled=False)
         keep = valid & ~degenerate_mask(hashes)
         if keep.any():
             # Every worker holds a copy of the index. Up to ~50k photos the fastest layout (about 80 MB

@@ -15,8 +15,8 @@ import pickle
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,9 +59,9 @@ _STATE: dict[str, object] = {}  # the worker's context, scorer and bands, loaded
 
 
 def _warm(_: int) -> int:
-    """Submitted while the context is built, so the pool's processes start (import Polars, DuckDB and
-    the signals; the fork server has loaded the compiled kernels) at the same time instead of after it.
-    """
+    """One per worker, submitted as soon as the context is built: the workers start (import Polars
+    and the signals; the fork server has loaded the compiled kernels) while this process pickles the
+    state and builds the photo index."""
     from counterwatch.detect.index import warm_kernels
 
     warm_kernels()
@@ -87,8 +87,10 @@ def _dump(path: str, value: object) -> None:
 
 
 def _state(path: str) -> dict[str, object]:
-    """The context, scorer and bands the scan pickled to ``path``, read once per process."""
+    """The context, scorer and bands the scan pickles to ``path`` (while the workers start: waited
+    for), read once per process."""
     if _STATE.get("path") != path:
+        _wait_for(Path(path), path)
         with open(path, "rb") as f:
             ctx, scorer, block, review = pickle.load(f)
         _STATE.clear()
@@ -97,6 +99,17 @@ def _state(path: str) -> dict[str, object]:
 
 
 INDEX_WAIT_SECONDS = 900.0
+
+
+def _wait_for(ready: Path, state: str) -> None:
+    """Until the main process has written ``ready`` (atomically), or has failed to (``state.failed``)."""
+    deadline = time.monotonic() + INDEX_WAIT_SECONDS
+    while not ready.exists():
+        if Path(state + ".failed").exists():
+            raise RuntimeError("preparing the scan failed; see the scan's own error")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{ready} did not appear within {INDEX_WAIT_SECONDS:.0f} s")
+        time.sleep(0.005)
 
 
 def _indexed(path: str) -> DetectContext:
@@ -108,18 +121,33 @@ def _indexed(path: str) -> DetectContext:
     if not st["indexed"]:
         found = []
         for ready in (Path(path + ".photo"), Path(path + ".text")):
-            deadline = time.monotonic() + INDEX_WAIT_SECONDS
-            while not ready.exists():
-                if Path(path + ".failed").exists():
-                    raise RuntimeError("building the detection indexes failed; see the scan's own error")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the detection index {ready} did not appear within {INDEX_WAIT_SECONDS:.0f} s")
-                time.sleep(0.005)
+            _wait_for(ready, path)
             with open(ready, "rb") as f:
                 found.append(pickle.load(f))
         ctx.photo_index, ctx.text_index = found
         st["indexed"] = True
     return ctx
+
+
+def _prepare(ws: Workspace, settings: Settings, state: str) -> tuple[DetectContext, Scorer]:
+    """In a thread of the main process, while it starts the workers (which takes the fork server's
+    second of loading the kernels): the context, pickled to ``state`` for the workers (``_state``
+    waits for it), then the photo index (``_indexed`` waits for it; numpy sorts of the stored
+    neighbourhoods, about a second). The text index (numba) is a worker's first task."""
+    try:
+        ctx = DetectContext.build(ws, settings, indexes=False)
+        ctx.view_tables = view_tables()
+        scorer = Scorer.for_workspace(ws)
+        rows = ctx.confirmed_rows
+        (rows if rows is not None else pl.DataFrame()).write_ipc(state + ".confirmed.arrow")
+        _dump(state, (ctx, scorer, settings.detect.block_at, settings.detect.review_at))  # after the rows
+        ctx.build_photo_index(rows)
+        _dump(state + ".photo", ctx.photo_index)
+        ctx.photo_index = None  # the workers hold it; the main process has no use for it
+        return ctx, scorer
+    except BaseException:
+        Path(state + ".failed").touch()  # the workers waiting for the state or the indexes stop
+        raise
 
 
 def _scan_context(context_dir: str) -> ScanContext:
@@ -327,35 +355,27 @@ def scan(
     pass1 = [(state, str(listings), g, str(parts / f"part-{i:05d}.arrow")) for i, g in enumerate(groups)]
     pass2 = [(state, p, str(context_dir), str(scored / f"{Path(p).stem}.parquet")) for _, _, _, p in pass1]
     counts = {"block": 0, "review": 0, "allow": 0}
-    with _pool(workers) as (run, warming):  # the workers start while the context is built
+    with _pool(workers) as run:  # the fork server starts and loads the compiled kernels meanwhile
         say("building the detection context")
-        # The indexes are built while the workers start: the photo index here, the text index (numba) by
-        # a worker while the other starts on the signals that need no index.
-        ctx = DetectContext.build(ws, settings, indexes=workers <= 1)
-        ctx.view_tables = view_tables()
-        scorer = Scorer.for_workspace(ws)
-        init = (ctx, scorer, settings.detect.block_at, settings.detect.review_at)
         if workers > 1:
-            rows = ctx.confirmed_rows
-            (rows if rows is not None else pl.DataFrame()).write_ipc(state + ".confirmed.arrow")
-            with open(state, "wb") as f:
-                pickle.dump(init, f, protocol=pickle.HIGHEST_PROTOCOL)
-            indexing = run(_build_text_index, [state])  # first in the queue: one worker builds, the other starts
+            with ThreadPoolExecutor(1) as thread:
+                preparing = thread.submit(_prepare, ws, settings, state)
+                # Starting the workers waits for the fork server to be ready (about a second): the
+                # context and the photo index are built meanwhile, and the tasks queued. One worker
+                # builds the text index (first in the queue), the other starts on the signals that
+                # need no index.
+                warming = run(_warm, range(workers))
+                indexing = run(_build_text_index, [state])
+                signals = run(_pass1, pass1)
+                ctx, scorer = preparing.result()
         else:
+            ctx = DetectContext.build(ws, settings)
+            ctx.view_tables = view_tables()
+            scorer = Scorer.for_workspace(ws)
             _STATE.clear()
-            _STATE.update(path=state, ctx=ctx, scorer=scorer, block=init[2], review=init[3], indexed=True)
-            indexing = iter(())
-        signals = run(_pass1, pass1)
-        if workers > 1:
-            # The photo index (numpy sorts of the stored neighbourhoods, about a second) is built here
-            # while the fork server starts the workers, which would otherwise wait for it.
-            try:
-                ctx.build_photo_index(rows)
-                _dump(state + ".photo", ctx.photo_index)
-            except BaseException:
-                Path(state + ".failed").touch()
-                raise
-            ctx.photo_index = None  # the workers hold it; the main process has no use for it
+            _STATE.update(path=state, ctx=ctx, scorer=scorer, block=settings.detect.block_at,
+                          review=settings.detect.review_at, indexed=True)  # fmt: skip
+            warming, indexing, signals = run(_warm, range(1)), iter(()), run(_pass1, pass1)
         list(warming)
         done = 0
         for n in signals:
@@ -406,14 +426,15 @@ def _process_context() -> mp.context.BaseContext:
 
 
 @contextmanager
-def _pool(workers: int) -> Iterator[tuple[Callable, Iterator[int]]]:  # type: ignore[type-arg]
-    """``map`` over a process pool, or in this process when one worker is asked for, and the
-    workers' start (``_warm``, one task each), already under way. The workers are not forked from
-    this process, which would inherit Polars' and DuckDB's thread-pool locks held: they come from a
-    fork server that imports neither (``_process_context``)."""
+def _pool(workers: int) -> Iterator[Callable]:  # type: ignore[type-arg]
+    """``map`` over a process pool, or in this process when one worker is asked for. The workers
+    are not forked from this process, which would inherit Polars' and DuckDB's thread-pool locks
+    held: they come from a fork server that imports neither (``_process_context``). The fork server
+    is started here and loads the kernels while the caller goes on; the first ``map`` starts the
+    workers (and waits for the server to be ready)."""
     if workers <= 1:
         try:
-            yield map, map(_warm, range(1))
+            yield map
         finally:
             _STATE.clear()
         return
@@ -424,10 +445,18 @@ def _pool(workers: int) -> Iterator[tuple[Callable, Iterator[int]]]:  # type: ig
     previous = os.environ.get("POLARS_MAX_THREADS")
     os.environ["POLARS_MAX_THREADS"] = "1"
     try:
-        with ProcessPoolExecutor(workers, mp_context=_process_context()) as pool:
-            with _main_script_hidden():
-                warming = pool.map(_warm, range(workers))  # a task each: every worker is started now
-            yield pool.map, warming
+        context = _process_context()
+        if context.get_start_method() == "forkserver":
+            from multiprocessing import forkserver
+
+            forkserver.ensure_running()  # returns at once; the server loads the kernels meanwhile
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+
+            def run(fn: Callable, items: Iterable) -> Iterator:  # type: ignore[type-arg]
+                with _main_script_hidden():  # a submit may start a worker
+                    return pool.map(fn, items)
+
+            yield run
     finally:
         if previous is None:
             os.environ.pop("POLARS_MAX_THREADS", None)

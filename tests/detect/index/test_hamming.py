@@ -223,8 +223,9 @@ def test_hex_parsing_equals_polars(values):
         pa.array([["x", None], *lists], typ).slice(1),
         pa.array([[b"x"], *(x and [v and v.encode() for v in x] for x in lists)], pa.list_(pa.binary())).slice(1),
     ):
-        row, hashes, valid = flatten_hash_lists(col)
-        assert row.tolist() == rows and valid.tolist() == want_ok and hashes.tolist() == want
+        for compiled in (True, False):
+            row, hashes, valid = flatten_hash_lists(col, compiled=compiled)
+            assert row.tolist() == rows and valid.tolist() == want_ok and hashes.tolist() == want
 
 
 def test_flatten_rows_with_null_and_sliced_lists():

@@ -323,9 +323,23 @@ def parse_hex64(
     return kernels.parse_hex64_strings(*_string_buffers(_string_array(values)))
 
 
-def flatten_hash_lists(column: pa.Array | pa.ChunkedArray | pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def parse_hex64_polars(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`parse_hex64` by the rule it is defined by, Polars' ``str.to_integer(base=16)`` at 16
+    bytes: slower on many strings, but it calls no compiled kernel, so a process that parses a few
+    (the scan's main process, building the photo index) does not pay numba's start-up (about a second)."""
+    s = values.cast(pl.String)
+    parsed = s.to_frame("h").select(
+        pl.when(pl.col("h").str.len_bytes() == 16).then(pl.col("h").str.to_integer(base=16, dtype=pl.UInt64,
+                                                                                     strict=False))  # fmt: skip
+    )["h"]
+    return parsed.fill_null(0).to_numpy().astype(np.uint64, copy=False), parsed.is_not_null().to_numpy()
+
+
+def flatten_hash_lists(
+    column: pa.Array | pa.ChunkedArray | pl.Series, *, compiled: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A list-of-hex column (e.g. ``image_hashes``) as ``(row, hashes, valid)``, one element per hash
-    of a non-null list, parsed as :func:`parse_hex64`."""
+    of a non-null list, parsed as :func:`parse_hex64` (``compiled=False``: :func:`parse_hex64_polars`)."""
     arr = column.to_arrow() if isinstance(column, pl.Series) else column
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -337,7 +351,10 @@ def flatten_hash_lists(column: pa.Array | pa.ChunkedArray | pl.Series) -> tuple[
     offsets = _numpy(arr.offsets).astype(np.int64)
     str_off, str_valid, data = _string_buffers(values)
     first, last = int(offsets[0]), int(offsets[-1])
-    hashes, valid = kernels.parse_hex64_strings(str_off[first : last + 1], str_valid[first:last], data)
+    if compiled:
+        hashes, valid = kernels.parse_hex64_strings(str_off[first : last + 1], str_valid[first:last], data)
+    else:
+        hashes, valid = parse_hex64_polars(pl.Series(values.slice(first, last - first)))
     lengths = np.diff(offsets)
     row = np.repeat(np.arange(len(arr), dtype=np.int64), lengths)
     if arr.null_count:  # a null list's range is normally empty, but need not be
