@@ -327,10 +327,9 @@ def parse_hex64_polars(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """:func:`parse_hex64` by the rule it is defined by, Polars' ``str.to_integer(base=16)`` at 16
     bytes: slower on many strings, but it calls no compiled kernel, so a process that parses a few
     (the scan's main process, building the photo index) does not pay numba's start-up (about a second)."""
-    s = values.cast(pl.String)
-    parsed = s.to_frame("h").select(
-        pl.when(pl.col("h").str.len_bytes() == 16).then(pl.col("h").str.to_integer(base=16, dtype=pl.UInt64,
-                                                                                     strict=False))  # fmt: skip
+    h = pl.col("h")
+    parsed = values.cast(pl.String).to_frame("h").select(
+        pl.when(h.str.len_bytes() == 16).then(h.str.to_integer(base=16, dtype=pl.UInt64, strict=False))
     )["h"]
     return parsed.fill_null(0).to_numpy().astype(np.uint64, copy=False), parsed.is_not_null().to_numpy()
 

@@ -27,7 +27,6 @@ import sys
 from numba import types
 
 import counterwatch.config  # noqa: F401  (pydantic: no threads; every worker needs it)
-
 from counterwatch.detect import _views_kernels as _vk
 from counterwatch.detect.index import _hamming_kernels as _hk
 from counterwatch.detect.index import _minhash_kernels as _mk
