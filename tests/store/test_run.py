@@ -77,3 +77,40 @@ def test_run_from_one_event_loop_after_another(db: Database) -> None:
 
     assert asyncio.run(without_dispose("Third Ltd")) == 3
     assert asyncio.run(without_dispose("Fourth Ltd")) == 4  # the previous loop's pool is left behind, not reused
+
+
+def test_pipelined_rolls_back_what_is_left_open_and_returns_a_clean_connection(db: Database) -> None:
+    """``Database.pipelined``: a pooled psycopg connection in autocommit mode on PostgreSQL (None on
+    SQLite); a transaction the caller leaves open (or that fails) is rolled back, and ``run`` then
+    gets the connection back as it expects it (autocommit off)."""
+
+    async def scenario() -> tuple[bool, list[str]]:
+        seen: list[str] = []
+        async with db.pipelined() as pg:
+            if pg is None:
+                return False, seen
+            assert pg.autocommit
+            async with pg.pipeline() as pipe:
+                await pg.execute("BEGIN")
+                await pg.execute("INSERT INTO rights_holders (name, tier, status, created_at) "
+                                 "VALUES ('Open Ltd', 'standard', 'active', now())")  # fmt: skip
+                await pipe.sync()
+            seen.append(str(pg.info.transaction_status.name))  # left open: INTRANS
+        with pytest.raises(RuntimeError, match="midway"):
+            async with db.pipelined() as pg:
+                await pg.execute("BEGIN")
+                await pg.execute("INSERT INTO rights_holders (name, tier, status, created_at) "
+                                 "VALUES ('Failed Ltd', 'standard', 'active', now())")  # fmt: skip
+                raise RuntimeError("midway")
+        # the pool's connections, back in the session's hands: autocommit off, the unit of work intact
+        await db.run(lambda s: s.add(_holder("Kept Ltd")))
+        await db.dispose_async()
+        return True, seen
+
+    pipelined, seen = asyncio.run(scenario())
+    if not pipelined:  # SQLite: no pipelined path, the API uses ``run``
+        assert db.dialect == "sqlite"
+        return
+    assert seen == ["INTRANS"]
+    with db.session() as s:
+        assert set(s.scalars(select(RightsHolder.name))) == {"Kept Ltd"}

@@ -106,6 +106,61 @@ _INSERT_ITEM = insert(ReviewItem.__table__)
 _INSERT_AUDIT = insert(AuditEntry.__table__)
 
 
+# The same read as plain columns, for the API's pipelined filing on PostgreSQL (``api/hot.py``), which
+# writes the common case itself and hands every other case to ``Enforcement.file_notice``.
+def _notice_facts(relies_on_trademark: bool) -> Any:
+    b, rh, tm, no, li = (m.__table__ for m in (Brand, RightsHolder, Trademark, Notice, Listing))
+    relied_on = (and_(tm.c.brand_id == b.c.brand_id, tm.c.registration_no == bindparam("registration_no"))
+                 if relies_on_trademark else false())  # fmt: skip
+    return (select(b.c.brand_id, b.c.rights_holder_id, rh.c.tier, rh.c.status, tm.c.id, tm.c.expires,
+                   select(no.c.notice_id).where(no.c.notice_id == bindparam("notice_id")).exists(),
+                   select(li.c.status).where(li.c.listing_id == bindparam("listing_id")).scalar_subquery(),
+                   select(li.c.risk).where(li.c.listing_id == bindparam("listing_id")).scalar_subquery())
+            .join_from(b, rh, rh.c.id == b.c.rights_holder_id)
+            .outerjoin(tm, relied_on)
+            .where(b.c.brand_id == bindparam("brand_id")))  # fmt: skip
+
+
+NOTICE_FACTS = {True: _notice_facts(True), False: _notice_facts(False)}
+#: the columns of the common case's three INSERTs, in ``common_notice_rows``' keys
+NOTICE_COLUMNS = ("notice_id", "rights_holder_id", "brand_id", "listing_id", "basis", "registration_no", "evidence",
+                  "submitted_at", "received_at", "status", "rejection_reason", "decided_at")  # fmt: skip
+AUDIT_COLUMNS = ("at", "actor_id", "actor", "verb", "entity", "entity_id", "why", "before", "after")
+ITEM_COLUMNS = ("listing_id", "source", "notice_id", "risk", "priority", "status", "created_at", "decided_at")
+
+
+def common_notice_rows(actor: Actor, cfg: Any, n: NoticeIn, facts: Any,
+                       now: dt.datetime) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None:  # fmt: skip
+    """The rows ``Enforcement.file_notice`` writes in its common case (a valid notice of a visible
+    brand, from a notifier neither suspended nor auto-approved, on a listing still up: the notice, its
+    ``file`` audit entry and its review item), given the facts ``NOTICE_FACTS`` read; None for
+    anything else (an error to answer, a rejected right, a suspension, an automatic takedown, a
+    listing already down), which takes the whole workflow. Kept equal to ``file_notice`` by
+    ``tests/api/test_hot.py``."""
+    if facts is None or actor.role not in ("admin", "brand"):
+        return None
+    brand_id, rh_id, tier, status, tm_id, tm_expires, taken, listing_status, listing_risk = facts
+    if actor.role == "brand" and rh_id != actor.rights_holder_id:
+        return None
+    if status == "suspended" or n.basis not in BASES or taken or listing_status in (None, "removed"):
+        return None
+    if n.basis == "trademark" and (tm_id is None or (tm_expires is not None and tm_expires < now.date())):
+        return None
+    if tier == "good_faith" and cfg.reputation.good_faith_auto_approve:
+        return None
+    notice = {"notice_id": n.notice_id, "rights_holder_id": rh_id, "brand_id": brand_id, "listing_id": n.listing_id,
+              "basis": n.basis, "registration_no": n.registration_no, "evidence": n.evidence,
+              "submitted_at": n.submitted_at or now, "received_at": now, "status": "pending",
+              "rejection_reason": None, "decided_at": None}  # fmt: skip
+    filed = {k: notice[k] for k in ("listing_id", "brand_id", "basis", "registration_no", "status")}
+    audit = {"at": now, "actor_id": actor.user_id, "actor": actor.username, "verb": "file", "entity": "notice",
+             "entity_id": n.notice_id, "why": "", "before": None, "after": filed}  # fmt: skip
+    item = {"listing_id": n.listing_id, "source": "notice", "notice_id": n.notice_id, "risk": listing_risk or 0.0,
+            "priority": 0 if tier == "good_faith" else 1, "status": "open", "created_at": now,
+            "decided_at": None}  # fmt: skip
+    return notice, audit, item
+
+
 def _row(obj: Any, statement: Any) -> dict[str, Any]:
     """A transient ORM object's values for an INSERT into its table (a key left unset is generated)."""
     return {c.key: v for c in statement.table.columns if (v := getattr(obj, c.key)) is not None or not c.primary_key}

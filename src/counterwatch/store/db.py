@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -173,6 +173,44 @@ class Database:
             with self.session() as s:
                 return work(s)
         return await sessions().run_sync(_unit, work)
+
+    @contextlib.asynccontextmanager
+    async def pipelined(self) -> AsyncIterator[Any]:
+        """A pooled psycopg ``AsyncConnection`` of the async engine in autocommit mode, for a request
+        that sends its statements in pipeline mode (``BEGIN`` and the reads in one round trip, the
+        writes and ``COMMIT`` in another: ``api/hot.py``); None where there is no async engine (SQLite).
+
+        The caller writes ``BEGIN``/``COMMIT`` itself: psycopg's implicit ``BEGIN`` would cost a round
+        trip of its own in pipeline mode. Whatever the caller leaves open is rolled back, and the
+        connection goes back to the same pool ``run`` uses (autocommit off again); a connection left
+        in an unknown state (a cancelled request, a broken socket) is closed instead of reused."""
+        if await self._async_sessions() is None:
+            yield None
+            return
+        assert self._async is not None
+        from sqlalchemy.util import greenlet_spawn
+
+        fairy = await self._async[1].raw_connection()
+        pg = fairy.driver_connection
+        reusable = cancelled = False
+        try:
+            await pg.set_autocommit(True)
+            try:
+                yield pg
+            except asyncio.CancelledError:
+                cancelled = True  # perhaps in the middle of a pipeline: not reused
+                raise
+            finally:
+                # back to a clean, idle transaction state (a no-op without a round trip when idle)
+                if not cancelled and not pg.closed:
+                    await pg.rollback()
+                    await pg.set_autocommit(False)
+                    reusable = True
+        finally:
+            if reusable:
+                await greenlet_spawn(fairy.close)
+            else:
+                await greenlet_spawn(fairy.invalidate)
 
     async def _async_sessions(self) -> Any:
         """The async session factory for the running loop, or None where the driver has no async mode."""

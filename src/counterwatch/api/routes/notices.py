@@ -8,6 +8,7 @@ import io
 from fastapi import APIRouter, File, HTTPException, Query, Request, Response, UploadFile
 from pydantic import ValidationError
 
+from counterwatch.api import hot
 from counterwatch.api import schemas as sc
 from counterwatch.api.auth import CurrentActor
 from counterwatch.api.deps import run, unit
@@ -35,7 +36,11 @@ async def file_notice(body: sc.NoticeIn, request: Request, actor: CurrentActor) 
     # thread, the GIL hand-offs cost more than the work (153 against 200 requests/s sustained in
     # bench/bench_api.py); on PostgreSQL the statements and the commit await the async driver.
     notice = _to_service(body)
-    out = await run(request, actor, lambda svc: sc.NoticeOut.model_validate(svc.file_notice(notice)))
+    # on PostgreSQL the common case in two pipelined round trips (api/hot.py); anything else, and
+    # SQLite, through the whole workflow
+    out = await hot.file_notice(request, actor, notice, sc.NoticeOut.model_validate)
+    if out is None:
+        out = await run(request, actor, lambda svc: sc.NoticeOut.model_validate(svc.file_notice(notice)))
     # serialised once, here: returning the model would have FastAPI validate it a second time
     return Response(out.model_dump_json(), status_code=201, media_type="application/json")  # type: ignore[return-value]
 
