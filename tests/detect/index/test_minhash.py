@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from counterwatch.detect.index.minhash import TextIndex, s_curve, signature_one, signatures
+from counterwatch.detect.index.minhash import TextIndex, _signature_compiled, s_curve, signature_one, signatures
 
 WORDS = (
     "leather handbag wallet sneakers running shoes watch automatic steel diver chronograph silk scarf "
@@ -140,6 +140,8 @@ def test_batch_signatures_equal_signature_one(texts, settings_):
     for i, t in enumerate(texts):
         one, one_has = signature_one(t, num_perm, shingle)
         assert (one, one_has) == (sig[i].tolist(), bool(has[i]))
+        # the single-listing path's: the kernel on one text's bytes
+        assert _signature_compiled(t, num_perm, shingle) == (one, one_has)
     assert (sig[~has] == 0xFFFFFFFF).all()
 
 

@@ -210,19 +210,19 @@ class HammingIndex:
     ) -> list[tuple[int, int, int]]:
         """:meth:`query` for a few hashes (one listing's photos) in plain Python: the same matches in the
         same order, as ``(query position, payload, distance)``, without numpy's per-call costs."""
-        radii = self.radii(max_distance)
+        # Per substring, once for all the hashes: (shift, width, table, radius, flips to probe; None: stored)
+        plan = [(shift, width, table, rho, None if stored >= 0 else _flip_masks(width, rho).tolist())
+                for shift, width, table, rho, stored in zip(self.shifts, self.widths, self.tables,
+                                                            self.radii(max_distance), self.stored_radius, strict=True)
+                if rho >= 0]  # fmt: skip
         out: list[tuple[int, int, int]] = []
         for pos, h in enumerate(hashes):
             found: list[tuple[int, int]] = []  # (distance, hash id)
             searched: list[tuple[int, int]] = []
-            for shift, width, table, rho, stored in zip(
-                self.shifts, self.widths, self.tables, radii, self.stored_radius, strict=True
-            ):
-                if rho < 0:
-                    continue
+            for shift, width, table, rho, flips in plan:
                 mask = (1 << width) - 1
                 sub = (h >> shift) & mask
-                probes = [sub] if stored >= 0 else [sub ^ int(f) for f in _flip_masks(width, rho)]
+                probes = [sub] if flips is None else [sub ^ f for f in flips]
                 for key in probes:
                     bucket = key & ((1 << table.bits) - 1)
                     for g in range(int(table.starts[bucket]), int(table.starts[bucket + 1])):
@@ -241,6 +241,7 @@ class HammingIndex:
         return out
 
 
+@cache
 def _radii(widths: tuple[int, ...], max_distance: int) -> tuple[int, ...]:
     """Pigeonhole radii: ``s + 1`` substrings within ``q``, the rest within ``q - 1``, for ``q, s = divmod(r, m)``."""
     if not 0 <= max_distance <= 64:
