@@ -27,6 +27,7 @@ import sys
 from numba import types
 
 import counterwatch.config  # noqa: F401  (pydantic: no threads; every worker needs it)
+from counterwatch.detect import _tree_kernels as _tk
 from counterwatch.detect import _views_kernels as _vk
 from counterwatch.detect.index import _hamming_kernels as _hk
 from counterwatch.detect.index import _minhash_kernels as _mk
@@ -37,6 +38,7 @@ def _a(dtype: types.Type, ndim: int = 1, readonly: bool = False) -> types.Array:
 
 
 _i64, _u64, _i32, _u32, _u8, _b = types.int64, types.uint64, types.int32, types.uint32, types.uint8, types.boolean
+_f64 = types.float64
 
 #: kernel -> the signatures it is called with (Arrow buffers arrive read-only; the offsets of
 #: strings are int32, or int64 for large strings, which is what Polars hands over).
@@ -74,6 +76,8 @@ KERNELS = {
         (_a(_i64, readonly=True), _a(_u8, readonly=True), _a(_u8), _a(_i32), _a(_i32), _a(_i32), _a(_i32), _b, _b)
     ],
     _mk.band_keys: [(_a(_u32, 2), _i64)],
+    # a trained model's trees (pass 2): features, then the flat node arrays of ``scorer.TreeArrays``
+    _tk.raw_scores: [(_a(_f64, 2), _a(_i32), _a(_f64), _a(_i32), _a(_i32), _a(_b), _a(_f64), _a(_b), _a(_i64), _f64)],
     _mk.best_matches: [(_a(_u32, 2), _a(_b), _i64, _i64, _a(_i32), _a(_u64), _a(_i32), _a(_u32, 2), _i64)],
 }
 
