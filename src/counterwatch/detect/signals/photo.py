@@ -54,8 +54,11 @@ class PhotoReuse(Signal):
         if not hashes:
             return
         own = row.get("listing_id")
-        matches = index.query_one(hashes, MAX_DISTANCE, max_matches_per_query=200)
-        row["photo_confirmed"] = len({p for _, p, _ in matches if ctx.confirmed_ids[p] != own})
+        # The compiled search, as the batch runs it, on the listing's few hashes: 20-30 µs where the
+        # plain-Python ``query_one`` (its tested twin) took 40 µs, and 250 µs against the compact
+        # index of a large workspace (many candidates per probe).
+        m = index.query(np.array(hashes, dtype=np.uint64), MAX_DISTANCE, max_matches_per_query=200)
+        row["photo_confirmed"] = len({p for p in m.payload.tolist() if ctx.confirmed_ids[p] != own})
 
 
 def _count_others(
