@@ -26,7 +26,9 @@ prepares them server-side after a few executions on each connection. Nothing her
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
@@ -85,30 +87,33 @@ def _statements(request: Request) -> Statements | None:
     return st
 
 
-def _timed() -> tuple[list[float] | None, float]:
-    return db_timer(), time.perf_counter()
-
-
-def _stop(timer: tuple[list[float] | None, float]) -> None:
-    if timer[0] is not None:
-        timer[0][0] += time.perf_counter() - timer[1]
+@contextlib.asynccontextmanager
+async def _pipelined(request: Request) -> AsyncIterator[tuple[Any, Statements] | None]:
+    """A pooled psycopg connection and the compiled statements, or None where there is no pipelined
+    path (SQLite); its time goes to the trace's database time when tracing."""
+    timer, start = db_timer(), time.perf_counter()
+    try:
+        async with request.app.state.db.pipelined() as pg:
+            if pg is None:
+                yield None
+                return
+            st = _statements(request)
+            assert st is not None
+            yield pg, st
+    finally:
+        if timer is not None:
+            timer[0] += time.perf_counter() - start
 
 
 async def resolve(request: Request, credential: Credential) -> Actor | None:
     """The token's actor in one statement on PostgreSQL (401 if none); None where there is no
     pipelined path (SQLite), for the caller to use ``deps.run``."""
-    db = request.app.state.db
-    timer = _timed()
-    try:
-        async with db.pipelined() as pg:
-            if pg is None:
-                return None
-            st = _statements(request)
-            assert st is not None
-            cur = await pg.execute(st.resolve, {"digest": credential.digest}, prepare=True)
-            row = await cur.fetchone()
-    finally:
-        _stop(timer)
+    async with _pipelined(request) as pipelined:
+        if pipelined is None:
+            return None
+        pg, st = pipelined
+        cur = await pg.execute(st.resolve, {"digest": credential.digest}, prepare=True)
+        row = await cur.fetchone()
     if row is None:
         raise unauthorized()
     actor = Actor(*row)
@@ -120,45 +125,40 @@ async def file_notice(request: Request, credential: Credential, n: NoticeIn, ans
     """File ``n`` in the common case in two round trips and return ``answer(notice_row)`` (built
     before the commit); None when this path does not apply (SQLite, or not the common case: nothing
     was written), for the caller to run the whole workflow."""
-    db = request.app.state.db
-    timer = _timed()
-    try:
-        async with db.pipelined() as pg:
-            if pg is None:
-                return None
-            st = _statements(request)
-            assert st is not None
-            try:
-                async with pg.pipeline() as pipe:
-                    token, facts = pg.cursor(), pg.cursor()
-                    await token.execute("BEGIN")
-                    await token.execute(st.resolve, {"digest": credential.digest})
-                    await facts.execute(st.facts[n.basis == "trademark"], {
-                        "brand_id": n.brand_id, "registration_no": n.registration_no, "notice_id": n.notice_id,
-                        "listing_id": n.listing_id})  # fmt: skip
-                    await pipe.sync()
-                    who = await token.fetchone()
-                    if who is None:
-                        raise unauthorized()  # rolled back on the way out
-                    actor = Actor(*who)
-                    request.state.actor = actor
-                    rows = common_notice_rows(actor, request.app.state.settings.enforce, n, await facts.fetchone(),
-                                              utcnow())  # fmt: skip
-                    if rows is None:
-                        return None  # rolled back on the way out; the whole workflow answers
-                    notice, audit, item = rows
-                    out = answer(notice)  # inside the transaction: an answer that cannot be built writes nothing
-                    await token.execute(st.notice.sql, st.notice.params(notice))
-                    await token.execute(st.audit.sql, st.audit.params(audit))
-                    await token.execute(st.item.sql, st.item.params(item))
-                    await token.execute("COMMIT")
-                    await pipe.sync()
-                    return out
-            except psycopg.errors.UniqueViolation as exc:
-                if exc.diag.constraint_name != "pk_notices":
-                    raise
-                # the same id filed by a concurrent request since the read: it committed first, this
-                # one is refused whole (rolled back on the way out), as in the general path
-                raise ConflictError(f"notice {n.notice_id!r} exists already") from None
-    finally:
-        _stop(timer)
+    async with _pipelined(request) as pipelined:
+        if pipelined is None:
+            return None
+        pg, st = pipelined
+        try:
+            async with pg.pipeline() as pipe:
+                token, facts = pg.cursor(), pg.cursor()
+                await token.execute("BEGIN")
+                await token.execute(st.resolve, {"digest": credential.digest})
+                await facts.execute(st.facts[n.basis == "trademark"], {
+                    "brand_id": n.brand_id, "registration_no": n.registration_no, "notice_id": n.notice_id,
+                    "listing_id": n.listing_id})  # fmt: skip
+                await pipe.sync()
+                who = await token.fetchone()
+                if who is None:
+                    raise unauthorized()  # rolled back on the way out
+                actor = Actor(*who)
+                request.state.actor = actor
+                rows = common_notice_rows(actor, request.app.state.settings.enforce, n, await facts.fetchone(),
+                                          utcnow())  # fmt: skip
+                if rows is None:
+                    return None  # rolled back on the way out; the whole workflow answers
+                notice, audit, item = rows
+                out = answer(notice)  # inside the transaction: an answer that cannot be built writes nothing
+                await token.execute(st.notice.sql, st.notice.params(notice))
+                await token.execute(st.audit.sql, st.audit.params(audit))
+                await token.execute(st.item.sql, st.item.params(item))
+                await token.execute("COMMIT")
+                await pipe.sync()
+                return out
+        except psycopg.errors.UniqueViolation as exc:
+            if exc.diag.constraint_name != "pk_notices":
+                raise
+            # the same id filed by a concurrent request since the read: it committed first, this
+            # one is refused whole (rolled back on the way out), as in the general path
+            raise ConflictError(f"notice {n.notice_id!r} exists already") from None
+
