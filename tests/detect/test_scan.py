@@ -241,3 +241,13 @@ def test_the_scans_workers_do_not_run_the_calling_program_again(detect_ws, tmp_p
     n_valid = pq.ParquetFile(ws.tables_dir / "listings.parquet").metadata.num_rows
     assert out.stdout.split() == [str(n_valid), "program.py", "kernels-in-main:"]
     assert not marker.exists()
+
+
+def test_unreadable_trained_trees_are_a_clear_error(tmp_path):
+    from counterwatch.detect.scorer import TreeArrays
+    from counterwatch.errors import InputError
+
+    bad = tmp_path / "detect-model.trees.npz"
+    bad.write_text("junk")
+    with pytest.raises(InputError, match=r"detect-model\.trees\.npz cannot be read .*counterwatch train"):
+        TreeArrays.load(bad)

@@ -182,9 +182,17 @@ class TreeArrays:
 
     @classmethod
     def load(cls, path: Path) -> TreeArrays:
-        with np.load(path) as z:
-            return cls(**{k: z[k] for k in cls.__dataclass_fields__ if k != "baseline"},
-                       baseline=float(z["baseline"][0]))  # fmt: skip
+        import zipfile
+
+        from counterwatch.errors import InputError
+
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return cls(**{k: z[k] for k in cls.__dataclass_fields__ if k != "baseline"},
+                           baseline=float(z["baseline"][0]))  # fmt: skip
+        except (OSError, ValueError, KeyError, IndexError, zipfile.BadZipFile) as exc:
+            raise InputError(f"the trained model's trees {path} cannot be read ({exc}); "
+                             f"run `counterwatch train` again to write them") from None  # fmt: skip
 
     def as_lists(self) -> _Trees:
         """The per-listing form (Python lists, one tree per tuple)."""

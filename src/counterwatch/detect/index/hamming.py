@@ -12,7 +12,8 @@ substring value (no binary search). Candidates are verified with the full XOR + 
 a candidate reached through several substrings is kept only from the first that must reach it,
 so there are no duplicates and no sort to remove them. The search is one compiled loop over
 the query hashes (``_hamming_kernels.query``); :meth:`HammingIndex.query_one` is its plain
-Python twin for a few hashes.
+Python twin, the reference the tests hold the kernel to (one listing's photos go through the kernel
+too: 20–30 µs against 40–250 µs in Python).
 
 Guarantee: **exact**. ``query`` returns precisely the pairs within ``max_distance``, which the
 tests check against a brute-force scan. ``max_distance`` is chosen per query call; the index

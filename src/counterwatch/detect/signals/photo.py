@@ -55,8 +55,8 @@ class PhotoReuse(Signal):
             return
         own = row.get("listing_id")
         # The compiled search, as the batch runs it, on the listing's few hashes: 20-30 µs where the
-        # plain-Python ``query_one`` (its tested twin) took 40 µs, and 250 µs against the compact
-        # index of a large workspace (many candidates per probe).
+        # plain-Python ``query_one`` (the kernel's tested reference) took 40 µs, and 250 µs against
+        # the compact index of a large workspace (many candidates per probe).
         m = index.query(np.array(hashes, dtype=np.uint64), MAX_DISTANCE, max_matches_per_query=200)
         row["photo_confirmed"] = len({p for p in m.payload.tolist() if ctx.confirmed_ids[p] != own})
 
