@@ -71,3 +71,28 @@ def test_parts_with_different_schemas_are_refused(tmp_path):
     pl.DataFrame({"a": ["x"]}).write_parquet(tmp_path / "b.parquet")
     with pytest.raises(ValueError, match="another schema"):
         concat([tmp_path / "a.parquet", tmp_path / "b.parquet"], tmp_path / "all.parquet")
+
+
+def test_parts_appended_one_at_a_time_make_the_same_file(tmp_path):
+    """``Concatenation`` (parts copied in as they are done) gives ``concat``'s bytes; unfinished, the
+    file has no footer, so no reader takes it for whole."""
+    from counterwatch.parquetcat import Concatenation
+
+    parts = []
+    for i in range(3):
+        p = tmp_path / f"p{i}.parquet"
+        pl.DataFrame({"v": list(range(i * 5, i * 5 + 5))}).write_parquet(p)
+        parts.append(p)
+    concat(parts, tmp_path / "all.parquet")
+    with Concatenation(tmp_path / "one.parquet") as out:
+        for p in parts:
+            out.append(p)
+        assert out.rows == 15
+        with Concatenation(tmp_path / "half.parquet") as half:
+            half.append(parts[0])
+        assert out.finish() == 15
+    assert (tmp_path / "one.parquet").read_bytes() == (tmp_path / "all.parquet").read_bytes()
+    with pytest.raises(Exception):
+        pq.read_table(tmp_path / "half.parquet")
+    with pytest.raises(ValueError, match="no Parquet file"), Concatenation(tmp_path / "none.parquet") as empty:
+        empty.finish()

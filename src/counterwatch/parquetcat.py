@@ -207,32 +207,64 @@ def concat(parts: list[Path], target: Path) -> int:
     order; the number of rows. Raises ``ValueError`` when the schemas differ or a part is encrypted."""
     if not parts:
         raise ValueError("no Parquet file to concatenate")
-    footers = [read_footer(p) for p in parts]
-    first, _ = footers[0]
-    schema = encode([_get(first, _FMD_SCHEMA)])  # type: ignore[list-item]
-    groups: list[Any] = []
-    rows = 0
-    with open(target, "wb") as out:
-        out.write(MAGIC)
-        for path, (meta, end) in zip(parts, footers, strict=True):
-            if _get(meta, _FMD_ENCRYPTION) is not None:
-                raise ValueError(f"{path} is encrypted")
-            if encode([_get(meta, _FMD_SCHEMA)]) != schema:  # type: ignore[list-item]
-                raise ValueError(f"{path} has another schema than {parts[0]}")
-            shift = out.tell() - len(MAGIC)  # its data moves from byte 4 to here
-            with open(path, "rb") as f:
-                f.seek(len(MAGIC))
-                _copy(f, out, end - len(MAGIC))
-            rows += _get(meta, _FMD_ROWS).value  # type: ignore[union-attr]
-            for group in (_get(meta, _FMD_GROUPS) or Field(0, _LIST, (_STRUCT, []))).value[1]:
-                groups.append(_moved(group, shift, len(groups)))
-        fields = [f for f in first if f.id not in (_FMD_ROWS, _FMD_GROUPS)]
-        fields += [Field(_FMD_ROWS, _I64, rows), Field(_FMD_GROUPS, _LIST, (_STRUCT, groups))]
+    with Concatenation(target) as out:
+        for path in parts:
+            out.append(path)
+        return out.finish()
+
+
+class Concatenation:
+    """``concat`` one part at a time, so that a producer's parts can be copied in as each is done:
+    ``append`` each in order, then ``finish`` writes the footer. A file left unfinished (an error,
+    or leaving the ``with`` block without ``finish``) has no footer, so no reader takes it for whole."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self._out = open(target, "wb")  # noqa: SIM115 (closed by finish or __exit__)
+        self._out.write(MAGIC)
+        self._first: list[Field] | None = None
+        self._schema = b""
+        self._groups: list[Any] = []
+        self.rows = 0
+
+    def __enter__(self) -> Concatenation:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._out.close()
+
+    def append(self, path: Path) -> None:
+        """Copy the row groups of ``path`` after those appended so far. Raises ``ValueError`` when its
+        schema differs from the first part's or it is encrypted (nothing of it is then written)."""
+        meta, end = read_footer(path)
+        if _get(meta, _FMD_ENCRYPTION) is not None:
+            raise ValueError(f"{path} is encrypted")
+        schema = encode([_get(meta, _FMD_SCHEMA)])  # type: ignore[list-item]
+        if self._first is None:
+            self._first, self._schema = meta, schema
+        elif schema != self._schema:
+            raise ValueError(f"{path} has another schema than the parts before it")
+        out = self._out
+        shift = out.tell() - len(MAGIC)  # its data moves from byte 4 to here
+        with open(path, "rb") as f:
+            f.seek(len(MAGIC))
+            _copy(f, out, end - len(MAGIC))
+        self.rows += _get(meta, _FMD_ROWS).value  # type: ignore[union-attr]
+        for group in (_get(meta, _FMD_GROUPS) or Field(0, _LIST, (_STRUCT, []))).value[1]:
+            self._groups.append(_moved(group, shift, len(self._groups)))
+
+    def finish(self) -> int:
+        """Write the footer and close the file; the number of rows."""
+        if self._first is None:
+            raise ValueError("no Parquet file to concatenate")
+        fields = [f for f in self._first if f.id not in (_FMD_ROWS, _FMD_GROUPS)]
+        fields += [Field(_FMD_ROWS, _I64, self.rows), Field(_FMD_GROUPS, _LIST, (_STRUCT, self._groups))]
         footer = encode(sorted(fields, key=lambda f: f.id))
-        out.write(footer)
-        out.write(struct.pack("<I", len(footer)))
-        out.write(MAGIC)
-    return rows
+        self._out.write(footer)
+        self._out.write(struct.pack("<I", len(footer)))
+        self._out.write(MAGIC)
+        self._out.close()
+        return self.rows
 
 
 def _copy(src: Any, dst: Any, n: int) -> None:

@@ -206,6 +206,31 @@ def test_the_process_pool_gives_the_in_process_scores(scanned, tmp_path, monkeyp
     assert pl.read_parquet(pooled.out / "scores.parquet").equals(alone)
 
 
+def test_scores_are_re_encoded_when_a_part_cannot_be_copied(scanned, tmp_path, monkeypatch):
+    """Parts are copied into the scores as pass 2 yields them; should one be refused (a schema typed
+    otherwise), the scan re-encodes all of them instead, with the same rows."""
+    from counterwatch.detect import scan as scan_module
+    from counterwatch.parquetcat import Concatenation
+
+    ws, _ = scanned
+    alone = pl.read_parquet(ws.out / "scores.parquet")
+    appended = []
+
+    class Refusing(Concatenation):
+        def append(self, path):
+            appended.append(path)
+            if len(appended) == 2:
+                raise ValueError(f"{path} has another schema than the parts before it")
+            super().append(path)
+
+    pooled = with_small_row_groups(fresh_copy(ws, tmp_path / "ws"))
+    monkeypatch.setattr(scan_module, "TASK_ROWS", 2_000)
+    monkeypatch.setattr(scan_module, "Concatenation", Refusing)
+    scan(pooled, workers=2)
+    assert len(appended) == 2  # no part copied after the refusal
+    assert pl.read_parquet(pooled.out / "scores.parquet").equals(alone)
+
+
 _MAIN_SCRIPT = """
 import sys
 from pathlib import Path
