@@ -9,16 +9,81 @@ import numpy as np
 import polars as pl
 
 
-def per_distinct(df: pl.DataFrame, column: str, steps: list[dict[str, pl.Expr]]) -> pl.DataFrame:
+def key_column(column: str) -> str:
+    """The column ``with_distinct_keys`` keeps ``column``'s distinct-value index in."""
+    return f"_{column}_key"
+
+
+def distinct_rows(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(first, inverse)``: the row of each distinct value's first occurrence, and each row's
+    distinct index, distinct values numbered in order of first occurrence.
+
+    Rows are grouped by a 64-bit hash of the value (a hash table, not a sort), then checked
+    against the values themselves: should two different values share a hash, they are grouped
+    exactly instead (by value), so the result never depends on the hash.
+    """
+    n = values.len()
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    hashes = values.hash(seed=0x5EED)
+    is_first = hashes.is_first_distinct()
+    numbered = hashes.filter(is_first).to_frame("h").with_row_index("k")
+    inverse = hashes.to_frame("h").join(numbered, on="h", how="left", maintain_order="left")["k"].to_numpy()
+    first = is_first.arg_true().to_numpy()
+    if not values.gather(first).gather(inverse).eq_missing(values).all():
+        name = values.name or "v"
+        exact = values.unique(maintain_order=True).to_frame(name).with_row_index("k")
+        inverse = (
+            values.to_frame(name).join(exact, on=name, how="left", maintain_order="left", nulls_equal=True)["k"].to_numpy()
+        )
+        first = first_rows(inverse)
+    return first.astype(np.int64, copy=False), inverse.astype(np.int64, copy=False)
+
+
+def first_rows(inverse: np.ndarray) -> np.ndarray:
+    """The row where each distinct index first appears, for indexes numbered in order of first
+    occurrence (each row's index is at most one more than every index before it)."""
+    if len(inverse) == 0:
+        return np.zeros(0, dtype=np.int64)
+    is_first = np.empty(len(inverse), dtype=bool)
+    is_first[0] = True
+    np.greater(inverse[1:], np.maximum.accumulate(inverse)[:-1], out=is_first[1:])
+    return np.flatnonzero(is_first)
+
+
+def with_distinct_keys(df: pl.DataFrame, columns: tuple[str, ...] | list[str]) -> pl.DataFrame:
+    """``df`` with each column's distinct-value index (``key_column``), so that every later step
+    working once per distinct value (``per_distinct``, on the column or on a view derived from it)
+    groups the rows once."""
+    return df.with_columns(
+        pl.Series(key_column(c), distinct_rows(df[c])[1], dtype=pl.UInt32) for c in columns
+    )
+
+
+def distinct_of(df: pl.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """``distinct_rows`` of ``column``: from its key column when ``with_distinct_keys`` made one."""
+    key = key_column(column)
+    if key in df.columns:
+        inverse = df[key].to_numpy().astype(np.int64, copy=False)
+        return first_rows(inverse), inverse
+    return distinct_rows(df[column])
+
+
+def per_distinct(
+    df: pl.DataFrame, column: str, steps: list[dict[str, pl.Expr]], *, by: str | None = None
+) -> pl.DataFrame:
     """``df`` with new columns computed on the distinct values of ``column`` only.
 
     ``steps`` are applied in order (a later step may use an earlier step's columns); every
     expression may refer to ``column`` and to earlier columns. ``column`` must hold no nulls.
+    ``by``: a column ``column`` is a function of (a field, for one of its views), whose distinct
+    values are used instead (the field's key is then reused, not recomputed).
     """
-    distinct = df.select(pl.col(column)).unique(maintain_order=True)
+    first, inverse = distinct_of(df, by or column)
+    distinct = df.select(pl.col(column).gather(first))
     for step in steps:
         distinct = distinct.with_columns(expr.alias(name) for name, expr in step.items())
-    return df.join(distinct, on=column, how="left", maintain_order="left")
+    return df.hstack(distinct.drop(column).select(pl.all().gather(inverse)).get_columns())
 
 
 def union_lists(first: pl.Series, second: pl.Series) -> pl.Series:

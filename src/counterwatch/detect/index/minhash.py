@@ -52,6 +52,7 @@ import pyarrow as pa
 
 from counterwatch.detect.index import BucketTable, _minhash_kernels, bits_for, fmix64
 from counterwatch.detect.index._minhash_kernels import _EMPTY, _PAD, _PRIME
+from counterwatch.detect.frames import distinct_rows
 from counterwatch.detect.normalize import NOT_WORD_RUNS
 
 _DENSIFY_ROUNDS_PER_BIN = 16  # probe rounds, times num_perm; a bin still empty after that is vanishingly rare
@@ -218,7 +219,7 @@ class TextIndex:
         if num_perm % bands or not 0 < bands <= num_perm:
             raise ValueError(f"TextIndex.build: num_perm={num_perm} must be a multiple of bands={bands}")
         s = _as_series(texts)
-        first, inverse = distinct_texts(s)
+        first, inverse = distinct_rows(s)
         sig, has = signatures(s.gather(first), num_perm, shingle)
         sig, has = sig[inverse], has[inverse]
         order = np.argsort(p, kind="stable")
@@ -251,7 +252,7 @@ class TextIndex:
         ties go to the lowest payload.
         """
         s = _as_series(texts)
-        first, inverse = distinct_texts(s)
+        first, inverse = distinct_rows(s)
         sig, has = signatures(s.gather(first), self.num_perm, self.shingle)
         best_payload, best_jaccard = self.query_signatures(sig, has, min_jaccard=min_jaccard)
         return best_payload[inverse], best_jaccard[inverse]
@@ -317,15 +318,3 @@ class TextIndex:
 
 def _as_series(texts: Texts) -> pl.Series:
     return texts if isinstance(texts, pl.Series) else pl.Series(texts, dtype=pl.String)
-
-
-def distinct_texts(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the first of each distinct text, and each text's distinct index: ``(first, inverse)``.
-
-    Marketplace titles repeat (templates, re-listings), so signatures are computed once per
-    distinct text. Texts are told apart by a 64-bit hash: two different texts would be merged
-    with probability about n^2 / 2^65.
-    """
-    h = texts.hash(seed=0x5EED).to_numpy()
-    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
-    return first, inverse.ravel()

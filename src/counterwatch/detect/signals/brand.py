@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from counterwatch.detect.catalog import resolve_han
+from counterwatch.detect.frames import distinct_of, key_column, with_distinct_keys
 from counterwatch.detect.normalize import plain, skeleton_of_plain, text_views, token_view
 from counterwatch.detect.signals.base import Example, Signal
 
@@ -86,17 +87,21 @@ class BrandMention(Signal):
         # depends on a field's text alone (views, matches, the best mention, whether it is written
         # plainly, script flags) is computed once per distinct text; per listing, only the choice
         # between fields and the category check of misspellings remain.
-        df = df.with_columns(pl.col(f).fill_null("") for f in FIELDS)
+        df = df.with_columns(pl.col(f).fill_null("") for f in FIELDS if df[f].null_count())
+        # Each field's rows grouped by distinct text once; the later signals' views of the same
+        # fields reuse the grouping (``frames.per_distinct(..., by=field)``).
+        df = with_distinct_keys(df, FIELDS)
         top_category = df.select(pl.col("category").fill_null("").str.split("/").list.first())["category"]
         picks: list[tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr, pl.Expr]] = []  # (found, idx, how, written, plainly)
         for _rank, f in enumerate(FIELDS):
-            distinct, misspelled = self._per_text(df, f, cat, ctx.view_tables)
-            df = df.join(distinct, on=f, how="left", maintain_order="left")
+            first, inverse = distinct_of(df, f)
+            distinct, misspelled = self._per_text(df[f].gather(first), f, cat, ctx.view_tables)
+            df = df.hstack(distinct.drop(f).select(pl.all().gather(inverse)).get_columns())
             # A misspelling counts only in a category the brand sells in ("couch" is not Coach on a sofa),
             # and only where the field names no brand better: few listings, joined as a small table.
             need = df.select((pl.col(f"_{f}_idx").is_null() & pl.col(f"_{f}_misspelled")).alias("n"))["n"]
-            m_idx, m_written = self._misspelled(df.select(f).with_columns(top_category.alias("_cat")), need,
-                                                misspelled, f, cat)  # fmt: skip
+            m_idx, m_written = self._misspelled(pl.DataFrame({"_v": df[key_column(f)], "_cat": top_category}), need,
+                                                misspelled, cat)  # fmt: skip
             df = df.with_columns(m_idx.alias(f"_{f}_midx"), m_written.alias(f"_{f}_mwritten"))
             picks.append((pl.col(f"_{f}_idx").is_not_null(), pl.col(f"_{f}_idx"),
                           pl.when(pl.col(f"_{f}_plainly")).then(pl.lit("plain")).otherwise(pl.lit("disguised")),
@@ -139,12 +144,12 @@ class BrandMention(Signal):
             (pl.col("_title_invisible") | pl.col("_brand_invisible")).alias("invisible_chars"),
         ).drop(*temp, *(f"_{f}_{c}" for f in SKELETON_FIELDS for c in ("latin", "gc", "invisible")))
 
-    def _per_text(self, df: pl.DataFrame, f: str, cat, ctx_tables=None) -> tuple[pl.DataFrame, pl.DataFrame]:  # type: ignore[no-untyped-def]
-        """Field ``f``'s distinct texts with their views, their best mention of a brand that is not a
-        misspelling (``_f_idx``, ``_f_written``, ``_f_plainly``), and whether misspellings were found;
-        and the misspellings as a table (text, brand, written)."""
+    def _per_text(self, texts: pl.Series, f: str, cat, ctx_tables=None) -> tuple[pl.DataFrame, pl.DataFrame]:  # type: ignore[no-untyped-def]
+        """Field ``f``'s distinct ``texts`` with their views, their best mention of a brand that is not
+        a misspelling (``_f_idx``, ``_f_written``, ``_f_plainly``), and whether misspellings were found,
+        in the order given; and the misspellings as a table (``_v``: the text's position, brand, written)."""
         plain, skel, tok = f"_{f}_plain", f"_{f}_skel", f"_{f}_tok"
-        d = df.select(pl.col(f)).unique(maintain_order=True)
+        d = texts.to_frame(f)
         v = text_views(d[f], skeleton=f in SKELETON_FIELDS, token=f in TOKEN_FIELDS, tables=ctx_tables)
         views = [v["plain"].alias(plain)]
         if f in SKELETON_FIELDS:
@@ -185,13 +190,13 @@ class BrandMention(Signal):
         ).explode("_n").drop_nulls("_n")  # fmt: skip
         plainly = with_names.filter(pl.col("_lower").str.contains(pl.col("_n"), literal=True))["_v"].unique()
         d = d.with_columns(pl.col("_v").is_in(plainly.implode()).alias(f"_{f}_plainly"))
-        misspelled = misspelled.join(d.select("_v", f), on="_v").drop("_v")
         return d.drop("_v"), misspelled
 
     @staticmethod
-    def _misspelled(rows: pl.DataFrame, need: pl.Series, misspelled: pl.DataFrame, f: str, cat):  # type: ignore[no-untyped-def]
-        """Per listing, the best misspelling of field ``f`` of a brand that sells in its category
-        (longest, then brand order, then text), where ``need`` says to look: (brand index, written)."""
+    def _misspelled(rows: pl.DataFrame, need: pl.Series, misspelled: pl.DataFrame, cat):  # type: ignore[no-untyped-def]
+        """Per listing (``rows``: its text's distinct index ``_v`` and top category ``_cat``), the best
+        misspelling in its field of a brand that sells in its category (longest, then brand order,
+        then text), where ``need`` says to look: (brand index, written)."""
         n = rows.height
         none = pl.Series([None] * n, dtype=pl.Int32), pl.Series([None] * n, dtype=pl.String)
         if not need.any():
@@ -203,7 +208,7 @@ class BrandMention(Signal):
         best = (
             rows.with_row_index("_row")
             .filter(need)
-            .join(misspelled, on=f)
+            .join(misspelled.with_columns(pl.col("_v").cast(rows["_v"].dtype)), on="_v")
             .join(cats, on="brand_idx", how="left")
             .filter(pl.col("_cats").list.contains(pl.col("_cat")))
             .with_columns(pl.col("m").str.len_chars().alias("_len"))

@@ -42,7 +42,7 @@ class ProductLine(Signal):
                 if pats
                 else pl.lit([], dtype=pl.List(pl.String))  # a registry without products
             )
-            df = per_distinct(df, f"_{f}_tok", [{f"_{f}_kw": found.list.unique(maintain_order=True)}])
+            df = per_distinct(df, f"_{f}_tok", [{f"_{f}_kw": found.list.unique(maintain_order=True)}], by=f)
         hits = (
             pl.DataFrame({
                 "_row": pl.int_range(0, n, dtype=pl.UInt32, eager=True),

@@ -46,7 +46,7 @@ class Vocabulary(Signal):
                 **{f"_{f}_{name}": plain.str.extract_all(voc[name].regex).list.unique(maintain_order=True)
                    for name in LISTED},
                 **{f"_{f}_says_{flag}": plain.str.contains(voc[flag].regex) for flag in FLAGS},
-            }])  # fmt: skip
+            }], by=f)  # fmt: skip
         cols = [union_lists(df[f"_title_{name}"], df[f"_description_{name}"]).alias(f"{name}_terms") for name in LISTED]
         cols.append((pl.col("_title_counterfeit").list.len() > 0).alias("counterfeit_in_title"))
         cols += [
