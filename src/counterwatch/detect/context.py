@@ -75,9 +75,14 @@ class DetectContext:
 
     def prepared(self, signal: Any) -> Any:
         """``signal.prepare(self)``, once per context."""
-        if signal.name not in self._prepared:
-            self._prepared[signal.name] = signal.prepare(self)
-        return self._prepared[signal.name]
+        return self.once(signal.name, lambda: signal.prepare(self))
+
+    def once(self, key: str, build: Any) -> Any:
+        """``build()``, once per context and process (never shipped): what a signal derives from the
+        context alone, kept for the next batch or listing."""
+        if key not in self._prepared:
+            self._prepared[key] = build()
+        return self._prepared[key]
 
     @classmethod
     def build(cls, ws: Workspace, settings: Settings | None = None, *, indexes: bool = True) -> DetectContext:

@@ -44,6 +44,47 @@ class _Matchers:
     han_fuzzy: re.Pattern[str] | None
 
 
+@dataclass(frozen=True)
+class _Tables:
+    """The catalog as the frames the batch joins and gathers from, built once per context
+    (``DetectContext.once``): built per batch from Python lists they cost 0.2 µs a listing."""
+
+    brand_ids: pl.Series  # brand ids, then null (for "no brand")
+    names: pl.Series  # display names, then null
+    plain_names: pl.Series  # plain names and aliases per brand, then an empty list
+    patterns: pl.DataFrame  # m, brand_idx, how, source: the fixed patterns (runs and fuzzy Han are per batch)
+    categories: pl.DataFrame  # brand_idx, _cats: the top-level categories each brand sells in
+    authorized: pl.DataFrame | None  # store_id, brand_id, _auth
+
+    @classmethod
+    def of(cls, cat) -> _Tables:  # type: ignore[no-untyped-def]
+        table = [
+            *((p, i, how, "token") for p, (i, how) in cat.token_patterns.items()),
+            *((p, i, "squeezed", "squeezed") for p, i in cat.squeezed_patterns.items()),
+            *((p, i, how, "han") for p, (i, how) in cat.han_patterns.items()),
+            *((p, i, "name", "word") for p, i in cat.word_patterns.items()),
+        ]
+        authorized = (
+            pl.DataFrame(sorted(cat.authorized), schema={"store_id": pl.String, "brand_id": pl.String}, orient="row")
+            .with_columns(pl.lit(True).alias("_auth"))
+            if cat.authorized else None
+        )  # fmt: skip
+        return cls(
+            pl.Series([*cat.brand_ids, None], dtype=pl.String),
+            pl.Series([*cat.names, None], dtype=pl.String),
+            pl.Series([*cat.plain_names, []], dtype=pl.List(pl.String)),
+            pl.DataFrame(table, schema=_PATTERN_SCHEMA, orient="row"),
+            pl.DataFrame(
+                {"brand_idx": list(range(len(cat.categories))), "_cats": [sorted(c) for c in cat.categories]},
+                schema={"brand_idx": pl.Int32, "_cats": pl.List(pl.String)},
+            ),
+            authorized,
+        )
+
+
+_PATTERN_SCHEMA = {"m": pl.String, "brand_idx": pl.Int32, "how": pl.String, "source": pl.String}
+
+
 def _automaton(patterns: dict[str, Any]) -> Any:
     import ahocorasick_rs
 
@@ -82,6 +123,7 @@ class BrandMention(Signal):
 
     def compute(self, df: pl.DataFrame, ctx) -> pl.DataFrame:  # type: ignore[no-untyped-def]
         cat = ctx.catalog
+        tables: _Tables = ctx.once("brand/tables", lambda: _Tables.of(cat))
         # Disguises are looked for in the title and the declared brand; descriptions (long, and
         # read by fewer buyers) are searched for the names as plain words only. Everything that
         # depends on a field's text alone (views, matches, the best mention, whether it is written
@@ -91,17 +133,19 @@ class BrandMention(Signal):
         # Each field's rows grouped by distinct text once; the later signals' views of the same
         # fields reuse the grouping (``frames.per_distinct(..., by=field)``).
         df = with_distinct_keys(df, FIELDS)
-        top_category = df.select(pl.col("category").fill_null("").str.split("/").list.first())["category"]
+        top_category = df.select(pl.col("category").fill_null("").str.splitn("/", 2).struct.field("field_0"))[
+            "field_0"
+        ]
         picks: list[tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr, pl.Expr]] = []  # (found, idx, how, written, plainly)
         for _rank, f in enumerate(FIELDS):
             first, inverse = distinct_of(df, f)
-            distinct, misspelled = self._per_text(df[f].gather(first), f, cat, ctx.view_tables)
+            distinct, misspelled = self._per_text(df[f].gather(first), f, cat, tables, ctx.view_tables)
             df = df.hstack(distinct.drop(f).select(pl.all().gather(inverse)).get_columns())
             # A misspelling counts only in a category the brand sells in ("couch" is not Coach on a sofa),
             # and only where the field names no brand better: few listings, joined as a small table.
             need = df.select((pl.col(f"_{f}_idx").is_null() & pl.col(f"_{f}_misspelled")).alias("n"))["n"]
             m_idx, m_written = self._misspelled(pl.DataFrame({"_v": df[key_column(f)], "_cat": top_category}), need,
-                                                misspelled, cat)  # fmt: skip
+                                                misspelled, tables)  # fmt: skip
             df = df.with_columns(m_idx.alias(f"_{f}_midx"), m_written.alias(f"_{f}_mwritten"))
             picks.append((pl.col(f"_{f}_idx").is_not_null(), pl.col(f"_{f}_idx"),
                           pl.when(pl.col(f"_{f}_plainly")).then(pl.lit("plain")).otherwise(pl.lit("disguised")),
@@ -115,27 +159,23 @@ class BrandMention(Signal):
                 expr = expr.when(p[0]).then(p[k])
             return expr.otherwise(pl.lit(None, dtype=dtype))
 
-        brand_ids = pl.Series([*cat.brand_ids, None], dtype=pl.String)
-        names = pl.Series([*cat.names, None], dtype=pl.String)
         idx = df.select(first(1, pl.Int32).alias("i"))["i"]
         gather = idx.fill_null(len(cat.brand_ids)).cast(pl.UInt32)
         df = df.with_columns(
-            brand_ids.gather(gather).alias("brand_id"),
-            names.gather(gather).alias("brand_name"),
+            tables.brand_ids.gather(gather).alias("brand_id"),
+            tables.names.gather(gather).alias("brand_name"),
             first(4, pl.String).alias("brand_field"),
             first(2, pl.String).alias("brand_how"),
             first(3, pl.String).str.strip_chars(" ").alias("brand_written"),
         )
-        if cat.authorized:  # (store, brand) pairs of the registry, joined rather than looked up row by row
-            pairs = pl.DataFrame(sorted(cat.authorized), schema={"store_id": pl.String, "brand_id": pl.String},
-                                 orient="row").with_columns(pl.lit(True).alias("_auth"))  # fmt: skip
+        if tables.authorized is not None:  # (store, brand) pairs of the registry, joined rather than looked up
             auth = (
                 df.select(pl.col("store_id").cast(pl.String), "brand_id")
-                .join(pairs, on=["store_id", "brand_id"], how="left", maintain_order="left")["_auth"]
+                .join(tables.authorized, on=["store_id", "brand_id"], how="left", maintain_order="left")["_auth"]
                 .fill_null(False)
             )
         else:
-            auth = pl.Series([False] * df.height, dtype=pl.Boolean)
+            auth = pl.repeat(False, df.height, dtype=pl.Boolean, eager=True)
         temp = [f"_{f}_{c}" for f in FIELDS for c in ("idx", "written", "plainly", "misspelled", "midx", "mwritten")]
         return df.with_columns(
             auth.alias("authorized"),
@@ -144,7 +184,8 @@ class BrandMention(Signal):
             (pl.col("_title_invisible") | pl.col("_brand_invisible")).alias("invisible_chars"),
         ).drop(*temp, *(f"_{f}_{c}" for f in SKELETON_FIELDS for c in ("latin", "gc", "invisible")))
 
-    def _per_text(self, texts: pl.Series, f: str, cat, ctx_tables=None) -> tuple[pl.DataFrame, pl.DataFrame]:  # type: ignore[no-untyped-def]
+    def _per_text(self, texts: pl.Series, f: str, cat, tables: _Tables, ctx_tables=None  # type: ignore[no-untyped-def]
+                  ) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
         """Field ``f``'s distinct ``texts`` with their views, their best mention of a brand that is not
         a misspelling (``_f_idx``, ``_f_written``, ``_f_plainly``), and whether misspellings were found,
         in the order given; and the misspellings as a table (``_v``: the text's position, brand, written)."""
@@ -167,7 +208,7 @@ class BrandMention(Signal):
                 long = matched.select("_v", pl.col(src).alias("m")).explode("m").drop_nulls("m")
                 if long.height:
                     found.append(long.with_columns(pl.lit(src).alias("source")))
-        hits = self._resolve(pl.concat(found) if found else None, cat)
+        hits = self._resolve(pl.concat(found) if found else None, cat, tables)
         best = (
             hits.filter(pl.col("how") != "misspelled")
             .with_columns(pl.col("how").replace_strict(_HOW_RANK, default=3).alias("_how_rank"),
@@ -183,33 +224,29 @@ class BrandMention(Signal):
             pl.col("_v").is_in(misspelled["_v"].implode()).alias(f"_{f}_misspelled")
         )
         # Written plainly when the field as entered (only lower-cased) holds a name or alias of the brand.
-        names_by_brand = pl.Series([*cat.plain_names, []], dtype=pl.List(pl.String))
-        with_names = d.select(
+        # Only texts that name a brand are lower-cased.
+        with_names = d.filter(pl.col(f"_{f}_idx").is_not_null()).select(
             "_v", pl.col(f).str.to_lowercase().alias("_lower"),
-            pl.lit(names_by_brand).gather(pl.col(f"_{f}_idx").fill_null(len(cat.plain_names)).cast(pl.UInt32)).alias("_n"),
+            pl.lit(tables.plain_names).gather(pl.col(f"_{f}_idx").cast(pl.UInt32)).alias("_n"),
         ).explode("_n").drop_nulls("_n")  # fmt: skip
         plainly = with_names.filter(pl.col("_lower").str.contains(pl.col("_n"), literal=True))["_v"].unique()
         d = d.with_columns(pl.col("_v").is_in(plainly.implode()).alias(f"_{f}_plainly"))
         return d.drop("_v"), misspelled
 
     @staticmethod
-    def _misspelled(rows: pl.DataFrame, need: pl.Series, misspelled: pl.DataFrame, cat):  # type: ignore[no-untyped-def]
+    def _misspelled(rows: pl.DataFrame, need: pl.Series, misspelled: pl.DataFrame, tables: _Tables
+                    ) -> tuple[pl.Series, pl.Series]:  # fmt: skip
         """Per listing (``rows``: its text's distinct index ``_v`` and top category ``_cat``), the best
         misspelling in its field of a brand that sells in its category (longest, then brand order,
         then text), where ``need`` says to look: (brand index, written)."""
         n = rows.height
-        none = pl.Series([None] * n, dtype=pl.Int32), pl.Series([None] * n, dtype=pl.String)
         if not need.any():
-            return none
-        cats = pl.DataFrame(
-            {"brand_idx": list(range(len(cat.categories))), "_cats": [sorted(c) for c in cat.categories]},
-            schema={"brand_idx": pl.Int32, "_cats": pl.List(pl.String)},
-        )
+            return pl.repeat(None, n, dtype=pl.Int32, eager=True), pl.repeat(None, n, dtype=pl.String, eager=True)
         best = (
             rows.with_row_index("_row")
             .filter(need)
             .join(misspelled.with_columns(pl.col("_v").cast(rows["_v"].dtype)), on="_v")
-            .join(cats, on="brand_idx", how="left")
+            .join(tables.categories, on="brand_idx", how="left")
             .filter(pl.col("_cats").list.contains(pl.col("_cat")))
             .with_columns(pl.col("m").str.len_chars().alias("_len"))
             .sort(["_row", "_len", "brand_idx", "m"], descending=[False, True, False, False])
@@ -301,17 +338,12 @@ class BrandMention(Signal):
         return out
 
     @staticmethod
-    def _resolve(long: pl.DataFrame | None, cat) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    def _resolve(long: pl.DataFrame | None, cat, tables: _Tables) -> pl.DataFrame:  # type: ignore[no-untyped-def]
         """Matched patterns (``_v``, ``m``, ``source``) resolved to brands: (``_v``, ``m``, ``brand_idx``, ``how``)."""
         schema = {"_v": pl.UInt32, "m": pl.String, "brand_idx": pl.Int32, "how": pl.String}
         if long is None:
             return pl.DataFrame(schema=schema)
-        table = [
-            *((p, i, how, "token") for p, (i, how) in cat.token_patterns.items()),
-            *((p, i, "squeezed", "squeezed") for p, i in cat.squeezed_patterns.items()),
-            *((p, i, how, "han") for p, (i, how) in cat.han_patterns.items()),
-            *((p, i, "name", "word") for p, i in cat.word_patterns.items()),
-        ]
+        table: list[tuple[str, int, str, str]] = []  # the batch's own: runs of letters and fuzzy Han
         runs = long.filter(pl.col("source") == "run")["m"].unique().to_list()
         squeezed = {r: _collapse(r.replace(" ", "")) for r in runs}  # "g u c c i" -> "guci", as skeletons are
         table += [(r, *cat.squeezed_lookup[sq], "run") for r, sq in squeezed.items() if sq in cat.squeezed_lookup]
@@ -321,9 +353,9 @@ class BrandMention(Signal):
                 table.append((w, cat.han_patterns[w][0], "name", "han_fuzzy"))
             elif (i := resolve_han(cat, w)) is not None:
                 table.append((w, i, "misspelled", "han_fuzzy"))
-        patterns = pl.DataFrame(
-            table, schema={"m": pl.String, "brand_idx": pl.Int32, "how": pl.String, "source": pl.String}, orient="row"
-        )
+        patterns = tables.patterns
+        if table:
+            patterns = pl.concat([patterns, pl.DataFrame(table, schema=_PATTERN_SCHEMA, orient="row")])
         return long.join(patterns, on=["m", "source"], how="inner").select(*schema)
 
 

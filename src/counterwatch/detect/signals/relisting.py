@@ -26,23 +26,22 @@ class Relisting(Signal):
     def compute(self, df: pl.DataFrame, ctx) -> pl.DataFrame:  # type: ignore[no-untyped-def]
         n = df.height
         sim = np.zeros(n, dtype=np.float32)
-        of = np.full(n, None, dtype=object)
+        confirmed: pl.Series = ctx.once("confirmed_ids", lambda: pl.Series([*ctx.confirmed_ids, None], dtype=pl.String))
+        of = np.full(n, len(confirmed) - 1, dtype=np.uint32)  # the null after the ids: no re-listing
         index = ctx.text_index
         if index is not None and n:
             branded = (df["brand_id"].is_not_null() | df["implied_brand_id"].is_not_null()).to_numpy()
             rows = np.flatnonzero(branded)
             if len(rows):
                 payload, jac = index.query(df["_title_plain"].gather(rows), min_jaccard=0.3)
-                confirmed = np.asarray(ctx.confirmed_ids, dtype=object)
-                hit = payload >= 0
-                other = np.full(len(rows), None, dtype=object)
-                other[hit] = confirmed[payload[hit]]
-                own = df["listing_id"].to_numpy()[rows]
-                ok = hit & (other != own)  # a confirmed listing is not a re-listing of itself
+                hit = np.flatnonzero(payload >= 0)
+                # a confirmed listing is not a re-listing of itself
+                other = confirmed.gather(payload[hit])
+                ok = hit[(other != df["listing_id"].gather(rows[hit])).to_numpy()]
                 sim[rows[ok]] = jac[ok]
-                of[rows[ok]] = other[ok]
+                of[rows[ok]] = payload[ok]
         return df.with_columns(
-            pl.Series("relist_similarity", sim, dtype=pl.Float32), pl.Series("relist_of", of.tolist(), dtype=pl.String)
+            pl.Series("relist_similarity", sim, dtype=pl.Float32), confirmed.gather(of).alias("relist_of")
         )
 
     def one(self, row: dict[str, Any], ctx, _prepared: None) -> None:  # type: ignore[no-untyped-def]
