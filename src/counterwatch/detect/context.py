@@ -77,6 +77,10 @@ class DetectContext:
         """``signal.prepare(self)``, once per context."""
         return self.once(signal.name, lambda: signal.prepare(self))
 
+    def confirmed_series(self) -> pl.Series:
+        """``confirmed_ids`` as a column, then a null (the row a gather takes for "none")."""
+        return self.once("confirmed_ids", lambda: pl.Series([*self.confirmed_ids, None], dtype=pl.String))
+
     def once(self, key: str, build: Any) -> Any:
         """``build()``, once per context and process (never shipped): what a signal derives from the
         context alone, kept for the next batch or listing."""
@@ -158,4 +162,5 @@ class DetectContext:
         from counterwatch.detect.normalize import plain_expr
 
         titles = rows.select(plain_expr(pl.col("title")))["title"]
-        self.text_index = TextIndex.build(titles, np.arange(rows.height, dtype=np.int64))
+        # Plain views, as the re-listing signal queries (``_title_plain``): NFKC and lower case are not redone.
+        self.text_index = TextIndex.build(titles, np.arange(rows.height, dtype=np.int64), plain=True)

@@ -265,7 +265,8 @@ def test_photo_signal_batch_equals_one_listing_twin(seed, n_confirmed, n_listing
     ids += [f"S{i}" for i in range(230)]
     row, hashes, valid = flatten_hash_lists(pa.array(confirmed, pa.list_(pa.string())))
     keep = valid & ~degenerate_mask(hashes)
-    ctx = SimpleNamespace(confirmed_ids=ids, photo_index=HammingIndex.build(hashes[keep], row[keep]))
+    ctx = SimpleNamespace(confirmed_ids=ids, photo_index=HammingIndex.build(hashes[keep], row[keep]),
+                          confirmed_series=lambda: pl.Series([*ids, None], dtype=pl.String))  # as DetectContext's
     listing_ids = [ids[int(rng.integers(0, len(ids)))] if rng.random() < 0.5 else f"L{i}" for i in range(n_listings)]
     listing_ids = [i if rng.random() < 0.95 else None for i in listing_ids]
     lists = [photos(int(rng.integers(0, 4))) + rng.choice(["xyz", "+123456789abcdef", f"{stock:016x}"], 1).tolist()

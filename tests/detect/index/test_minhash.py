@@ -132,16 +132,17 @@ UNICODE_TEXT = (
 @given(
     st.lists(UNICODE_TEXT | st.none(), min_size=1, max_size=20),
     st.sampled_from([(64, 3), (8, 1), (16, 2), (128, 5), (32, 4)]),
+    st.booleans(),
 )
-def test_batch_signatures_equal_signature_one(texts, settings_):
+def test_batch_signatures_equal_signature_one(texts, settings_, plain):
     num_perm, shingle = settings_
-    sig, has = signatures(pl.Series(texts, dtype=pl.String), num_perm, shingle)
+    sig, has = signatures(pl.Series(texts, dtype=pl.String), num_perm, shingle, plain=plain)
     assert sig.shape == (len(texts), num_perm) and sig.dtype == np.uint32 and has.dtype == bool
     for i, t in enumerate(texts):
-        one, one_has = signature_one(t, num_perm, shingle)
+        one, one_has = signature_one(t, num_perm, shingle, plain=plain)
         assert (one, one_has) == (sig[i].tolist(), bool(has[i]))
         # the single-listing path's: the kernel on one text's bytes
-        assert _signature_compiled(t, num_perm, shingle) == (one, one_has)
+        assert _signature_compiled(t, num_perm, shingle, plain) == (one, one_has)
     assert (sig[~has] == 0xFFFFFFFF).all()
 
 
@@ -170,8 +171,9 @@ def test_densification_fallback_equals_signature_one(monkeypatch):
     st.integers(0, 2**32 - 1),
     st.sampled_from([0.0, 0.3, 0.6, 1.0]),
     st.sampled_from([(64, 16, 16), (64, 16, 2), (32, 8, 4), (16, 16, 1)]),
+    st.booleans(),
 )
-def test_batch_query_equals_query_one(texts, seed, min_jaccard, shape):
+def test_batch_query_equals_query_one(texts, seed, min_jaccard, shape, plain):
     """``query`` (compiled kernel) equals ``query_one`` on a small index of random texts, their
     near-duplicates (many bands in common: an item is reached more than once) and exact copies."""
     num_perm, bands, max_bucket = shape
@@ -180,7 +182,7 @@ def test_batch_query_equals_query_one(texts, seed, min_jaccard, shape):
     near = [edit(rng, t, 1) for t in base if len(t) > 6]
     indexed = [*base, *near, *base[:3]]
     payload = rng.permutation(len(indexed)).astype(np.int64)
-    index = TextIndex.build(indexed, payload, num_perm=num_perm, bands=bands, max_bucket=max_bucket)
+    index = TextIndex.build(indexed, payload, num_perm=num_perm, bands=bands, max_bucket=max_bucket, plain=plain)
     queries = [*indexed, *(edit(rng, t, 2) for t in base if len(t) > 6), "", None, "!!!"]
     got_payload, got_jaccard = index.query(pl.Series(queries, dtype=pl.String), min_jaccard=min_jaccard)
     assert got_payload.dtype == np.int64 and got_jaccard.dtype == np.float32
@@ -193,3 +195,22 @@ def test_query_signatures_checks_the_signature_width():
     sig, has = signatures(["leather handbag"], num_perm=32)
     with pytest.raises(ValueError, match=r"expected \(n, 64\)"):
         index.query_signatures(sig, has)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(UNICODE_TEXT | st.none(), min_size=1, max_size=20))
+def test_plain_views_need_no_second_nfkc_or_lower_case(texts):
+    """The re-listing index takes plain views (``normalize.plain``: NFKC and lower case already done)
+    and skips those steps: the same text wherever the plain view is itself NFKC (it is not only
+    where folding a look-alike letter leaves a combining mark on a Latin one)."""
+    import unicodedata
+
+    from counterwatch.detect.index.minhash import normalise
+    from counterwatch.detect.normalize import plain
+
+    views = [plain(t) for t in texts]
+    full = normalise(views).to_list()
+    short = normalise(views, plain=True).to_list()
+    for v, a, b in zip(views, full, short, strict=True):
+        if unicodedata.normalize("NFKC", v) == v and v.lower() == v:
+            assert a == b

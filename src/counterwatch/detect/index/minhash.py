@@ -60,17 +60,17 @@ _DENSIFY_ROUNDS_PER_BIN = 16  # probe rounds, times num_perm; a bin still empty 
 Texts = list[str] | pl.Series | pa.Array | pa.ChunkedArray
 
 
-def normalise(texts: Texts) -> pl.Series:
-    """NFKC, lower case, runs of anything but letters and digits to one space, trimmed; null to ""."""
+def normalise(texts: Texts, *, plain: bool = False) -> pl.Series:
+    """NFKC, lower case, runs of anything but letters and digits to one space, trimmed; null to "".
+
+    ``plain``: the texts are plain views (``normalize.plain``: already NFKC and lower-cased, which
+    are most of the work), so only the runs are turned into spaces."""
     s = texts if isinstance(texts, pl.Series) else pl.Series(texts, dtype=pl.String)
-    return (
-        s.cast(pl.String)
-        .fill_null("")
-        .str.normalize("NFKC")
-        .str.to_lowercase()
-        .str.replace_all(NOT_WORD_RUNS, " ")  # runs of anything but letters and digits (a lone space stays)
-        .str.strip_chars()
-    )
+    s = s.cast(pl.String).fill_null("")
+    if not plain:
+        s = s.str.normalize("NFKC").str.to_lowercase()
+    # runs of anything but letters and digits (a lone space stays)
+    return s.str.replace_all(NOT_WORD_RUNS, " ").str.strip_chars()
 
 
 _NOT_ALNUM_RE = re.compile(r"[\W_]+")  # Python's \w without "_": Unicode letters and numbers
@@ -78,9 +78,10 @@ _MASK64 = (1 << 64) - 1
 _FMIX_INTS = (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53)  # as ``index.fmix64``
 
 
-def normalise_one(text: str | None) -> str:
+def normalise_one(text: str | None, *, plain: bool = False) -> str:
     """One text normalised as :func:`normalise` does a column."""
-    return _NOT_ALNUM_RE.sub(" ", unicodedata.normalize("NFKC", text or "").lower()).strip(" ")
+    t = text or ""
+    return _NOT_ALNUM_RE.sub(" ", t if plain else unicodedata.normalize("NFKC", t).lower()).strip(" ")
 
 
 def _fmix64_int(x: int) -> int:
@@ -90,10 +91,11 @@ def _fmix64_int(x: int) -> int:
     return x ^ (x >> 33)
 
 
-def signature_one(text: str | None, num_perm: int = 64, shingle: int = 3) -> tuple[list[int], bool]:
+def signature_one(text: str | None, num_perm: int = 64, shingle: int = 3, *, plain: bool = False
+                  ) -> tuple[list[int], bool]:  # fmt: skip
     """:func:`signatures` of one text as Python ints, and whether it had any shingle: the same character
     codes, shingle hashes, bins and densification, without building columns (the single-listing path)."""
-    chars = [int.from_bytes(c.encode("utf-8"), "big") for c in normalise_one(text)]
+    chars = [int.from_bytes(c.encode("utf-8"), "big") for c in normalise_one(text, plain=plain)]
     n = len(chars)
     prime, pad, empty = int(_PRIME), int(_PAD), int(_EMPTY)
     sig = [empty] * num_perm
@@ -118,25 +120,27 @@ def signature_one(text: str | None, num_perm: int = 64, shingle: int = 3) -> tup
     return sig, has
 
 
-def _signature_compiled(text: str | None, num_perm: int, shingle: int) -> tuple[list[int], bool]:
+def _signature_compiled(text: str | None, num_perm: int, shingle: int, plain: bool) -> tuple[list[int], bool]:
     """:func:`signature_one` by the batch kernel on one text's bytes (about 10 µs against 170 in plain
     Python; no column machinery): the single-listing path's signature."""
-    data = np.frombuffer(normalise_one(text).encode("utf-8"), dtype=np.uint8)  # read-only, as Arrow's
+    data = np.frombuffer(normalise_one(text, plain=plain).encode("utf-8"), dtype=np.uint8)  # read-only, as Arrow's
     offsets = np.array([0, len(data)], dtype=np.int64)
     offsets.flags.writeable = False  # the signature the fork server preloads (Arrow buffers are read-only)
     sig, has = _minhash_kernels.signatures(offsets, data, num_perm, shingle, _first_seen(num_perm))
     return sig[0].tolist(), bool(has[0])
 
 
-def signatures(texts: Texts, num_perm: int = 64, shingle: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """MinHash signatures ``(len(texts), num_perm)`` uint32, and whether each text had any shingle.
+def signatures(texts: Texts, num_perm: int = 64, shingle: int = 3, *, plain: bool = False
+               ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """MinHash signatures ``(len(texts), num_perm)`` uint32, and whether each text had any shingle
+    (``plain``: as :func:`normalise`).
 
     A character is its UTF-8 lead byte and continuation bytes packed big-endian (as
     :func:`signature_one`), which identifies it as well as its code point does.
     """
     if shingle < 1 or not 1 <= num_perm < 4096:
         raise ValueError(f"signatures: need shingle >= 1 and 1 <= num_perm < 4096, got {shingle} and {num_perm}")
-    arr = normalise(texts).to_arrow()
+    arr = normalise(texts, plain=plain).to_arrow()
     arr = (arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr).cast(pa.large_string())
     _, off_buf, data_buf = arr.buffers()
     offsets = np.frombuffer(off_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
@@ -195,6 +199,8 @@ class TextIndex:
     bands: int
     shingle: int
     table: BucketTable  # band keys of every item, entries = item index
+    #: the indexed texts were plain views (``normalise(..., plain=True)``), and so must the queries be
+    plain: bool = False
 
     @classmethod
     def build(
@@ -206,8 +212,10 @@ class TextIndex:
         bands: int = 16,
         shingle: int = 3,
         max_bucket: int = 16,
+        plain: bool = False,
     ) -> TextIndex:
         """Index ``texts`` with their ``payload`` (int64); texts with no letters or digits are left out.
+        ``plain``: the texts are plain views (``normalize.plain``), and the queries will be too.
 
         A band value shared by more than ``max_bucket`` distinct signatures (a template title)
         keeps only the ``max_bucket`` lowest payloads, which bounds a query's candidates at
@@ -220,7 +228,7 @@ class TextIndex:
             raise ValueError(f"TextIndex.build: num_perm={num_perm} must be a multiple of bands={bands}")
         s = _as_series(texts)
         first, inverse = distinct_rows(s)
-        sig, has = signatures(s.gather(first), num_perm, shingle)
+        sig, has = signatures(s.gather(first), num_perm, shingle, plain=plain)
         sig, has = sig[inverse], has[inverse]
         order = np.argsort(p, kind="stable")
         order = order[has[order]]
@@ -236,7 +244,7 @@ class TextIndex:
         starts = np.maximum.accumulate(np.where(first, np.arange(len(keys)), 0))
         kept = np.sort(by_key[np.arange(len(keys)) - starts < max_bucket])
         table = BucketTable.build(keys[kept], bits_for(len(kept)), ids[kept])
-        return cls(np.ascontiguousarray(sig), p, num_perm, bands, shingle, table)
+        return cls(np.ascontiguousarray(sig), p, num_perm, bands, shingle, table, plain)
 
     def __len__(self) -> int:
         return len(self.payload)
@@ -253,14 +261,14 @@ class TextIndex:
         """
         s = _as_series(texts)
         first, inverse = distinct_rows(s)
-        sig, has = signatures(s.gather(first), self.num_perm, self.shingle)
+        sig, has = signatures(s.gather(first), self.num_perm, self.shingle, plain=self.plain)
         best_payload, best_jaccard = self.query_signatures(sig, has, min_jaccard=min_jaccard)
         return best_payload[inverse], best_jaccard[inverse]
 
     def query_one(self, text: str | None, *, min_jaccard: float = 0.0) -> tuple[int, float]:
         """:meth:`query` for one text, in plain Python over the index's arrays (no column machinery,
         for the single-listing path): ``(best_payload, best_jaccard)``, ``(-1, 0.0)`` when none qualifies."""
-        sig, has = _signature_compiled(text, self.num_perm, self.shingle)
+        sig, has = _signature_compiled(text, self.num_perm, self.shingle, self.plain)
         if not has or not len(self.payload):
             return -1, 0.0
         rows, table = self.rows, self.table

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from counterwatch.detect.frames import distinct_rows
 from counterwatch.detect.index._hamming_kernels import count_distinct_other
 from counterwatch.detect.index.hamming import degenerate_mask, flatten_hash_lists
 from counterwatch.detect.signals.base import Example, Signal
@@ -40,7 +41,7 @@ class PhotoReuse(Signal):
             row, hashes = row[keep], hashes[keep]
             m = index.query(hashes, MAX_DISTANCE, max_matches_per_query=200)
             if len(m.payload):
-                counts = _count_others(row[m.query_pos], m.payload, df["listing_id"], ctx.confirmed_ids)
+                counts = _count_others(row[m.query_pos], m.payload, df["listing_id"], ctx.confirmed_series())
         return df.with_columns(pl.Series("photo_confirmed", counts, dtype=pl.Int32))
 
     def one(self, row: dict[str, Any], ctx, _prepared: None) -> None:  # type: ignore[no-untyped-def]
@@ -62,21 +63,28 @@ class PhotoReuse(Signal):
 
 
 def _count_others(
-    listing_row: np.ndarray, payload: np.ndarray, listing_id: pl.Series, confirmed_ids: list
+    listing_row: np.ndarray, payload: np.ndarray, listing_id: pl.Series, confirmed_ids: pl.Series
 ) -> np.ndarray:
     """Per listing, the distinct matched confirmed listings (``payload``: rows of ``confirmed_ids``)
     other than itself, int32. ``listing_row`` is ascending (each listing's matches together).
 
     Ids are compared as integer codes, made only for the payloads and listings at hand: equal ids
-    get equal codes, and a listing id among no matched payload gets -1.
+    get equal codes (a missing id equals a missing id, as ``one`` compares them), and a listing id
+    among no matched payload gets -1.
     """
     seen = np.zeros(len(confirmed_ids), dtype=bool)
     seen[payload] = True
-    code_of: dict[Any, int] = {}
-    payload_code = np.full(len(confirmed_ids), -1, dtype=np.int64)  # -1 where no match reads it
     matched = np.flatnonzero(seen)
-    payload_code[matched] = [code_of.setdefault(confirmed_ids[p], len(code_of)) for p in matched.tolist()]
+    ids = confirmed_ids.gather(matched)
+    first, code = distinct_rows(ids)
+    payload_code = np.full(len(confirmed_ids), -1, dtype=np.int64)  # -1 where no match reads it
+    payload_code[matched] = code
     rows = listing_row[np.r_[True, listing_row[1:] != listing_row[:-1]]]
+    codes = pl.DataFrame({"id": ids.gather(first), "code": np.arange(len(first), dtype=np.int64)})
+    own = (
+        listing_id.gather(rows).cast(pl.String).to_frame("id")
+        .join(codes, on="id", how="left", maintain_order="left", nulls_equal=True)["code"].fill_null(-1).to_numpy()
+    )  # fmt: skip
     own_code = np.full(len(listing_id), -2, dtype=np.int64)  # -2: rows without matches, never read
-    own_code[rows] = [code_of.get(i, -1) for i in listing_id.gather(rows).to_list()]
+    own_code[rows] = own
     return count_distinct_other(listing_row, payload, payload_code, own_code, len(listing_id))

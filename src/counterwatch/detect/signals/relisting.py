@@ -26,7 +26,7 @@ class Relisting(Signal):
     def compute(self, df: pl.DataFrame, ctx) -> pl.DataFrame:  # type: ignore[no-untyped-def]
         n = df.height
         sim = np.zeros(n, dtype=np.float32)
-        confirmed: pl.Series = ctx.once("confirmed_ids", lambda: pl.Series([*ctx.confirmed_ids, None], dtype=pl.String))
+        confirmed: pl.Series = ctx.confirmed_series()
         of = np.full(n, len(confirmed) - 1, dtype=np.uint32)  # the null after the ids: no re-listing
         index = ctx.text_index
         if index is not None and n:
