@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from counterwatch.detect.frames import lists_from_counts
+
 
 def _q(col: str) -> pl.Expr:
     return pl.lit("'") + pl.col(col).cast(pl.String) + pl.lit("'")
@@ -100,8 +102,9 @@ def with_reasons(df: pl.DataFrame, base_currency: str) -> pl.DataFrame:
 
     Sentences are built only for the rows with some evidence (about a quarter of them), one
     column per kind of reason; the non-null ones are gathered in reading order (listing by
-    listing, kind by kind) and grouped into lists. Polars' ``concat_list(...).list.drop_nulls()``
-    over those columns costs five times more.
+    listing, kind by kind) and cut into lists by their counts per listing. Polars'
+    ``concat_list(...).list.drop_nulls()`` over those columns costs five times more, and grouping
+    the sentences then gathering the lists into place twelve times more than the cut.
     """
     mask = df.select(_any_reason().fill_null(False)).to_series().to_numpy()
     exprs = reason_exprs(base_currency)
@@ -110,18 +113,9 @@ def with_reasons(df: pl.DataFrame, base_currency: str) -> pl.DataFrame:
     present = np.column_stack([some[c].is_not_null().to_numpy() for c in some.columns]) if m else np.zeros((0, k), bool)
     flat = (np.arange(k, dtype=np.int64)[None, :] * m + np.arange(m, dtype=np.int64)[:, None])[present]
     sentences = pl.concat([some[c] for c in some.columns], rechunk=True).gather(pl.Series(flat, dtype=pl.Int64))
-    counts = present.sum(axis=1)
-    grouped = (
-        pl.DataFrame({"_row": np.repeat(np.arange(m, dtype=np.int64), counts), "reasons": sentences})
-        .group_by("_row", maintain_order=True)
-        .agg("reasons")
-    )
-    lists = pl.concat([grouped["reasons"], pl.Series([[]], dtype=pl.List(pl.String))])  # the last: no reason
-    of_some = np.full(m, grouped.height, dtype=np.int64)
-    of_some[counts > 0] = np.arange(grouped.height)
-    at = np.full(df.height, grouped.height, dtype=np.int64)
-    at[mask] = of_some
-    return df.with_columns(lists.gather(pl.Series(at)).alias("reasons"))
+    counts = np.zeros(df.height, dtype=np.int64)
+    counts[mask] = present.sum(axis=1)
+    return df.with_columns(lists_from_counts(sentences, counts).alias("reasons"))
 
 
 def reasons_one(r: dict[str, Any], base_currency: str) -> list[str]:
