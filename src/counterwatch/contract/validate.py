@@ -18,14 +18,16 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import orjson
 import pyarrow as pa
 import pycountry
 
 from counterwatch import __version__
+
+if TYPE_CHECKING:
+    import duckdb
 from counterwatch.config import Settings, load_settings
 from counterwatch.contract.brands import brand_id_text, check_brand, read_brands_file
 from counterwatch.contract.checks import Check, column_sql, lit, q, shown
@@ -176,6 +178,8 @@ class _Validator:
         self.settings = settings
         self.base = settings.workspace.base_currency
         self.progress = progress or (lambda _msg: None)
+        import duckdb  # here: the scan's workers import this module (for reading), never validate
+
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
         # Tables larger than memory spill here instead of failing.

@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
@@ -216,6 +215,8 @@ def band_counts(df: pl.DataFrame) -> dict[str, int]:
 def write_context(parts: Path, ws: Workspace, ctx: DetectContext, context_dir: Path) -> None:
     """Add up the parts' store aggregates into the store context, and take the product-line medians
     (small tables, for pass 2)."""
+    import duckdb  # here: the workers, which import this module, do not need it (0.07 s each)
+
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     # DuckDB streams the parts' small tables from their files: nothing is gathered in Python first
