@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -291,3 +292,21 @@ def test_the_workers_module_imports_nothing_they_do_not_use():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def _worker_threads(_: int) -> tuple[list[int], str | None]:
+    from threadpoolctl import threadpool_info
+
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"], os.environ.get("POLARS_MAX_THREADS")
+
+
+def test_workers_run_one_blas_thread_and_one_polars_thread():
+    """Two workers on two cores: OpenBLAS's per-core threads spin-wait after each matrix product and
+    took a tenth of the scan's CPU from the other worker; Polars' would contend the same way."""
+    from counterwatch.detect import scan as scan_module
+
+    with scan_module._pool(2) as run:
+        seen = list(run(_worker_threads, range(2)))
+    for blas, polars in seen:
+        assert polars == "1"
+        assert blas and all(n == 1 for n in blas)

@@ -468,12 +468,13 @@ def _pool(workers: int) -> Iterator[Callable]:  # type: ignore[type-arg]
         finally:
             _STATE.clear()
         return
-    # One Polars thread per worker: the pool already has a process per core, and Polars' own
-    # threads would only contend with them. Children read the variable when they start (at the first
-    # tasks): it stays set for the pool's life, after this process's Polars has sized its own pool.
+    # One thread per worker: the pool already has a process per core, and Polars' or BLAS's own
+    # threads would only contend with them. Children read the variables when they start (the fork
+    # server, which loads numpy, at once; Polars at the workers' first tasks): they stay set for the
+    # pool's life, after this process's Polars has sized its own pool.
     pl.thread_pool_size()
-    previous = os.environ.get("POLARS_MAX_THREADS")
-    os.environ["POLARS_MAX_THREADS"] = "1"
+    previous = {k: os.environ.get(k) for k in _WORKER_ENV}
+    os.environ.update(_WORKER_ENV)
     try:
         context = _process_context()
         if context.get_start_method() == "forkserver":
@@ -488,10 +489,17 @@ def _pool(workers: int) -> Iterator[Callable]:  # type: ignore[type-arg]
 
             yield run
     finally:
-        if previous is None:
-            os.environ.pop("POLARS_MAX_THREADS", None)
-        else:
-            os.environ["POLARS_MAX_THREADS"] = previous
+        for k, v in previous.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+#: The workers' environment: one thread each for Polars and for numpy's BLAS. OpenBLAS otherwise
+#: starts a thread per core in every worker, which spin-waits after each matrix product (the
+#: scorer's): a tenth of the scan's CPU at 1 M listings, taken from the other worker.
+_WORKER_ENV = {"POLARS_MAX_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 @contextmanager
