@@ -280,3 +280,24 @@ def test_photo_signal_batch_equals_one_listing_twin(seed, n_confirmed, n_listing
         want.append(listing["photo_confirmed"])
     assert got == want
     assert PhotoReuse().compute(df.head(0), ctx)["photo_confirmed"].to_list() == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 300), st.sampled_from([(8, 0), (8, 2), (12, 1), (16, 2), (21, 1)]))
+def test_substring_tables_group_as_the_bucket_table_does(seed, n, shape):
+    """The photo index's tables (one sort of packed words) equal ``BucketTable.build`` of the same
+    keys and ids: same bucket offsets, same entries in the same order within a bucket."""
+    from counterwatch.detect.index import BucketTable
+    from counterwatch.detect.index.hamming import _fill_table, _flip_masks
+
+    width, radius = shape
+    rng = np.random.default_rng(seed)
+    sub = rng.integers(0, 1 << width, n, dtype=np.uint64)
+    sub[: n // 3] = sub[0] if n else sub[: n // 3]  # repeated substrings share buckets
+    flips = _flip_masks(width, radius)
+    want = BucketTable.build((sub[:, None] ^ flips[None, :]).ravel(), width, np.repeat(np.arange(n), len(flips)),
+                             keep_keys=False)  # fmt: skip
+    starts = np.empty((1 << width) + 1, np.int32)
+    entries = np.empty(n * len(flips), np.int32)
+    _fill_table(sub, flips, width, starts, entries)
+    assert np.array_equal(starts, want.starts) and np.array_equal(entries, want.entries)

@@ -114,15 +114,8 @@ class HammingIndex:
         entries = np.empty(int(entry_at[-1]), np.int32 if len(distinct) < 2**31 else np.int64)
         for j, (shift, width, rho) in enumerate(zip(shifts, widths, stored, strict=True)):
             sub = (distinct >> np.uint64(shift)) & np.uint64((1 << width) - 1)
-            if rho >= 0:
-                flips = _flip_masks(width, rho)
-                keys, ids = (sub[:, None] ^ flips[None, :]).ravel(), np.repeat(np.arange(len(distinct)), len(flips))
-            else:
-                keys, ids = sub, None
-            table = BucketTable.build(keys, width, ids, keep_keys=False)
-            starts[start_at[j] : start_at[j + 1]] = table.starts
-            entries[entry_at[j] : entry_at[j + 1]] = table.entries
-            del table, keys, ids  # one table at a time on top of the flat arrays
+            _fill_table(sub, _flip_masks(width, max(rho, 0)), width, starts[start_at[j] : start_at[j + 1]],
+                        entries[entry_at[j] : entry_at[j + 1]])  # fmt: skip
         item_start = np.r_[first, len(h)].astype(np.int64)
         return cls(distinct, item_start, p, max_distance, shifts, widths, stored, starts, start_at, entries, entry_at)
 
@@ -275,6 +268,25 @@ def default_substrings(n_distinct: int, max_distance: int) -> int:
         return total
 
     return min(range(3, 9), key=work)
+
+
+def _fill_table(sub: np.ndarray, flips: np.ndarray, width: int, starts: np.ndarray, entries: np.ndarray) -> None:
+    """One substring's table, written into ``starts`` (``2**width + 1``) and ``entries``: the keys
+    ``sub[i] ^ flips[f]`` (``i`` then ``f``), each with entry ``i``, grouped by key, in that order
+    within a key (``BucketTable.build`` of those keys and ids, which a test holds it to).
+
+    One sort of ``key << 32 | position`` words, the entry then being ``position // len(flips)``:
+    no gather of ids by the sorted order, 2.5x faster on a stored neighbourhood of 10M keys."""
+    n = len(sub) * len(flips)
+    if n >= 2**32:
+        raise ValueError(f"a substring table of {n:,} entries is too large")
+    packed = (sub[:, None] ^ flips[None, :]).ravel()  # keys < 2**width <= 2**22
+    packed <<= np.uint64(32)
+    packed |= np.arange(n, dtype=np.uint64)
+    packed.sort()
+    starts[0] = 0
+    np.cumsum(np.bincount((packed >> np.uint64(32)).astype(np.int64), minlength=1 << width), out=starts[1:])
+    entries[:] = (packed & np.uint64(0xFFFFFFFF)) // np.uint64(len(flips))
 
 
 @cache
