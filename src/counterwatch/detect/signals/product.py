@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from counterwatch.detect.frames import per_distinct, union_lists
@@ -59,14 +60,14 @@ class ProductLine(Signal):
         )
         products = cat.products.with_row_index("product_row")
         ids = pl.Series(cat.brand_ids, dtype=pl.String)
-        brand_of_row = df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), pl.col("brand_id"))
+        brand_of_row = df["brand_id"]  # by row position: gathered, not joined on a row number
         best = (
             hits.join(table, on="kw")
             .group_by("_row", "product_row")
             .agg(pl.len().alias("product_hits"), pl.col("kw").str.len_chars().sum().alias("_chars"))
             .join(products.select("product_row", "brand_idx", "product_id", "product_name"), on="product_row")
             .with_columns(pl.lit(ids).gather(pl.col("brand_idx").cast(pl.UInt32)).alias("_pbrand"))
-            .join(brand_of_row, on="_row", how="left")
+            .with_columns(pl.lit(brand_of_row).gather(pl.col("_row")).alias("brand_id"))
             # the named brand's own products first, then the most and longest keywords
             .with_columns((pl.col("_pbrand") == pl.col("brand_id")).fill_null(False).alias("_same"))
             .sort(
@@ -75,7 +76,11 @@ class ProductLine(Signal):
             .group_by("_row", maintain_order=True)
             .first()
         )
-        per_row = pl.DataFrame({"_row": pl.arange(0, n, dtype=pl.UInt32, eager=True)}).join(best, on="_row", how="left")
+        # Each row's best product, or nulls: ``best`` has one row per listing with a hit, in row order,
+        # gathered into place after an appended row of nulls (a gather, not a join on the row number).
+        at = np.full(n, best.height, dtype=np.int64)
+        at[best["_row"].to_numpy()] = np.arange(best.height, dtype=np.int64)
+        per_row = pl.concat([best, best.clear(1)], rechunk=True)[at]
         strong = per_row["product_hits"] >= MIN_IMPLIED_HITS
         return df.with_columns(
             per_row["product_id"],
