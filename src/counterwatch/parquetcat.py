@@ -213,6 +213,10 @@ def concat(parts: list[Path], target: Path) -> int:
         return out.finish()
 
 
+class SchemaMismatch(ValueError):
+    """A part whose schema differs from the first part's."""
+
+
 class Concatenation:
     """``concat`` one part at a time, so that a producer's parts can be copied in as each is done:
     ``append`` each in order, then ``finish`` writes the footer. A file left unfinished (an error,
@@ -234,8 +238,9 @@ class Concatenation:
         self._out.close()
 
     def append(self, path: Path) -> None:
-        """Copy the row groups of ``path`` after those appended so far. Raises ``ValueError`` when its
-        schema differs from the first part's or it is encrypted (nothing of it is then written)."""
+        """Copy the row groups of ``path`` after those appended so far. Raises ``SchemaMismatch`` when
+        its schema differs from the first part's, ``ValueError`` when it is encrypted or not Parquet
+        (nothing of it is then written)."""
         meta, end = read_footer(path)
         if _get(meta, _FMD_ENCRYPTION) is not None:
             raise ValueError(f"{path} is encrypted")
@@ -243,7 +248,7 @@ class Concatenation:
         if self._first is None:
             self._first, self._schema = meta, schema
         elif schema != self._schema:
-            raise ValueError(f"{path} has another schema than the parts before it")
+            raise SchemaMismatch(f"{path} has another schema than the parts before it")
         out = self._out
         shift = out.tell() - len(MAGIC)  # its data moves from byte 4 to here
         with open(path, "rb") as f:

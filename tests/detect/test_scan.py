@@ -180,12 +180,12 @@ def test_a_workspace_whose_listings_are_all_invalid_says_so(detect_ws, tmp_path)
 
 def test_scored_parts_whose_schemas_differ_are_still_joined(tmp_path):
     """A part whose column is all nulls of another type is re-encoded, not refused."""
-    from counterwatch.detect.scan import write_scores
+    from counterwatch.detect.scan import reencode_scores
 
     pl.DataFrame({"listing_id": ["a"], "relist_of": ["x"]}).write_parquet(tmp_path / "p0.parquet")
     pl.DataFrame({"listing_id": ["b"], "relist_of": [None]}, schema={"listing_id": pl.String, "relist_of": pl.Null}
                  ).write_parquet(tmp_path / "p1.parquet")  # fmt: skip
-    write_scores([str(tmp_path / "p0.parquet"), str(tmp_path / "p1.parquet")], tmp_path / "out.parquet")
+    reencode_scores([str(tmp_path / "p0.parquet"), str(tmp_path / "p1.parquet")], tmp_path / "out.parquet")
     assert pl.read_parquet(tmp_path / "out.parquet").to_dicts() == [
         {"listing_id": "a", "relist_of": "x"},
         {"listing_id": "b", "relist_of": None},
@@ -211,7 +211,7 @@ def test_scores_are_re_encoded_when_a_part_cannot_be_copied(scanned, tmp_path, m
     """Parts are copied into the scores as pass 2 yields them; should one be refused (a schema typed
     otherwise), the scan re-encodes all of them instead, with the same rows."""
     from counterwatch.detect import scan as scan_module
-    from counterwatch.parquetcat import Concatenation
+    from counterwatch.parquetcat import Concatenation, SchemaMismatch
 
     ws, _ = scanned
     alone = pl.read_parquet(ws.out / "scores.parquet")
@@ -221,7 +221,7 @@ def test_scores_are_re_encoded_when_a_part_cannot_be_copied(scanned, tmp_path, m
         def append(self, path):
             appended.append(path)
             if len(appended) == 2:
-                raise ValueError(f"{path} has another schema than the parts before it")
+                raise SchemaMismatch(f"{path} has another schema than the parts before it")
             super().append(path)
 
     pooled = with_small_row_groups(fresh_copy(ws, tmp_path / "ws"))

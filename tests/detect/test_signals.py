@@ -165,3 +165,31 @@ def test_confirmed_photos_and_relisted_titles_agree(detect_ws, detect_ctx):
 
 def listing_frame_of(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.concat([listing_frame(r) for r in rows])
+
+
+def test_relisting_batch_and_one_agree_on_missing_listing_ids():
+    """A listing without an id (``signals_batch`` takes any Arrow batch, not only validated ones) is
+    never the confirmed listing itself: the batch and the one-listing path both count the match."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from counterwatch.detect.index.minhash import TextIndex
+    from counterwatch.detect.signals.relisting import Relisting
+
+    ids = ["C1", "C2"]
+    titles = ["rolex submariner date black dial 41mm", "nike air max 90 white red"]
+    ctx = SimpleNamespace(confirmed_ids=ids, text_index=TextIndex.build(titles, np.arange(2), plain=True),
+                          confirmed_series=lambda: pl.Series([*ids, None], dtype=pl.String))  # fmt: skip
+    df = pl.DataFrame(
+        {"listing_id": [None, "C1", "L3"], "brand_id": ["b1", "b1", "b2"], "implied_brand_id": [None, None, None],
+         "_title_plain": [titles[0], titles[0], "nike air max 90 white red!"]},
+        schema={"listing_id": pl.String, "brand_id": pl.String, "implied_brand_id": pl.String, "_title_plain": pl.String},
+    )  # fmt: skip
+    got = Relisting().compute(df, ctx).select("relist_of", "relist_similarity").rows()
+    want = []
+    for row in df.iter_rows(named=True):
+        Relisting().one(row, ctx, None)
+        want.append((row["relist_of"], row["relist_similarity"]))
+    assert [g[0] for g in got] == [w[0] for w in want] == ["C1", None, "C2"]
+    assert np.allclose([g[1] for g in got], [w[1] for w in want])

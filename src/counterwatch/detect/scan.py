@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from counterwatch.detect.normalize import view_tables
 from counterwatch.detect.reasons import with_reasons
 from counterwatch.detect.scorer import Scorer, band_expr
 from counterwatch.errors import InputError
-from counterwatch.parquetcat import Concatenation, concat
+from counterwatch.parquetcat import Concatenation, SchemaMismatch
 from counterwatch.workspace import Workspace, atomic_path
 
 SCORES = "scores.parquet"
@@ -203,7 +203,8 @@ def _pass2(task: tuple[str, str, str, str]) -> dict[str, int]:
     counts = band_counts(df)
     del df
     # Read once: its blocks are freed here, in parallel, rather than by the scan's final clean-up.
-    Path(part).unlink(missing_ok=True)
+    with suppress(OSError):  # a file still held (elsewhere than Linux): the final clean-up removes it
+        Path(part).unlink()
     return counts
 
 
@@ -236,7 +237,9 @@ def context_connection(ws: Workspace):  # type: ignore[no-untyped-def]
 def write_context(parts: Path, ws: Workspace, ctx: DetectContext, context_dir: Path, con=None) -> None:  # type: ignore[no-untyped-def]
     """Add up the parts' store aggregates into the store context, and take the product-line medians
     (small tables, for pass 2). ``con``: a ``context_connection`` of ``ws`` opened beforehand."""
-    con = con if con is not None else context_connection(ws)
+    if con is None:
+        with closing(context_connection(ws)) as own:
+            return write_context(parts, ws, ctx, context_dir, own)
     # DuckDB streams the parts' small tables from their files: nothing is gathered in Python first
     # (at 5 M listings that copy took 400 MB of the scan's memory).
     for view, suffix in (("partial_t", "stores"), ("prices_t", "products")):
@@ -392,15 +395,14 @@ def scan(
                           review=settings.detect.review_at, indexed=True)  # fmt: skip
             warming, indexing, signals = run(_warm, range(1)), iter(()), run(_pass1, pass1)
         list(warming)
-        con = context_connection(ws)  # while the workers run pass 1
-        done = 0
-        for n in signals:
-            done += n
-            say(f"signals: {done:,} / {meta.num_rows:,} listings")
-        list(indexing)
-        say("store and product context")
-        write_context(parts, ws, ctx, context_dir, con)
-        con.close()
+        with closing(context_connection(ws)) as con:  # opened while the workers run pass 1
+            done = 0
+            for n in signals:
+                done += n
+                say(f"signals: {done:,} / {meta.num_rows:,} listings")
+            list(indexing)
+            say("store and product context")
+            write_context(parts, ws, ctx, context_dir, con)
         done = 0
         target = ws.out / SCORES
         scored_parts = [p for _, _, _, p in pass2]
@@ -417,13 +419,13 @@ def scan(
                     if copying:
                         try:
                             scores.append(Path(scored_parts[i]))
-                        except ValueError:
+                        except SchemaMismatch:
                             copying = False  # a part typed otherwise: re-encoded below
                 if copying:
                     scores.finish()
             if not copying:
                 say(f"writing {SCORES}")
-                write_scores(scored_parts, tmp)
+                reencode_scores(scored_parts, tmp)
     kept = ws.out / CONTEXT
     shutil.rmtree(kept, ignore_errors=True)
     context_dir.rename(kept)
@@ -523,16 +525,11 @@ def _main_script_hidden() -> Iterator[None]:
         main.__dict__.update(saved)
 
 
-def write_scores(parts: list[str], path: Path) -> None:
-    """The scored parts, in order (scores follow the listings' order), as one Parquet file. The
-    workers encoded them, in parallel; their row groups are copied as they are (``parquetcat``).
-    Should two parts' schemas ever differ (a column of nulls typed otherwise), they are re-encoded
-    into the widest common one instead."""
-    try:
-        concat([Path(p) for p in parts], path)
-    except ValueError:
-        frames = [pl.scan_parquet(p) for p in parts]
-        pl.concat(frames, how="vertical_relaxed").sink_parquet(path, compression="zstd", row_group_size=BATCH_ROWS)
+def reencode_scores(parts: list[str], path: Path) -> None:
+    """The scored parts as one Parquet file in the widest schema they share (a column of nulls typed
+    otherwise in one part), decoded and encoded again."""
+    frames = [pl.scan_parquet(p) for p in parts]
+    pl.concat(frames, how="vertical_relaxed").sink_parquet(path, compression="zstd", row_group_size=BATCH_ROWS)
 
 
 def rescore(

@@ -37,7 +37,7 @@ class Relisting(Signal):
                 hit = np.flatnonzero(payload >= 0)
                 # a confirmed listing is not a re-listing of itself
                 other = confirmed.gather(payload[hit])
-                ok = hit[(other != df["listing_id"].gather(rows[hit])).to_numpy()]
+                ok = hit[other.ne_missing(df["listing_id"].gather(rows[hit])).to_numpy()]  # a missing id: not itself
                 sim[rows[ok]] = jac[ok]
                 of[rows[ok]] = payload[ok]
         return df.with_columns(
