@@ -224,7 +224,7 @@ class Concatenation:
 
     def __init__(self, target: Path) -> None:
         self.target = target
-        self._out = open(target, "wb")  # noqa: SIM115 (closed by finish or __exit__)
+        self._out = open(target, "wb")
         self._out.write(MAGIC)
         self._first: list[Field] | None = None
         self._schema = b""

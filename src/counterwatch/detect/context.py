@@ -127,6 +127,7 @@ class DetectContext:
         rows = pl.from_arrow(listings).filter(pl.col("listing_id").is_in(confirmed.implode()))
         self.confirmed_ids = rows["listing_id"].to_list()
         self.confirmed_rows = rows
+        self._prepared.clear()  # what was derived from the confirmed listings before them
         if indexes:
             self.build_indexes()
 

@@ -35,7 +35,9 @@ def distinct_rows(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
         name = values.name or "v"
         exact = values.unique(maintain_order=True).to_frame(name).with_row_index("k")
         inverse = (
-            values.to_frame(name).join(exact, on=name, how="left", maintain_order="left", nulls_equal=True)["k"].to_numpy()
+            values.to_frame(name)
+            .join(exact, on=name, how="left", maintain_order="left", nulls_equal=True)["k"]
+            .to_numpy()
         )
         first = first_rows(inverse)
     return first.astype(np.int64, copy=False), inverse.astype(np.int64, copy=False)
@@ -102,6 +104,15 @@ def lists_from_counts(values: pl.Series, counts: np.ndarray) -> pl.Series:
     arrow_offsets = pa.Array.from_buffers(pa.int64(), len(offsets), [None, pa.py_buffer(offsets)])
     lists = pa.LargeListArray.from_arrays(arrow_offsets, values.rechunk().to_arrow())
     return pl.from_arrow(lists).alias(values.name)  # type: ignore[union-attr]
+
+
+def place_rows(frame: pl.DataFrame, rows: pl.Series | np.ndarray, n: int) -> pl.DataFrame:
+    """An ``n``-row frame holding ``frame``'s rows at positions ``rows`` (one each, distinct) and nulls
+    elsewhere: the rows after an appended row of nulls, gathered into place (not a left join of
+    ``0..n-1`` on a row-number column)."""
+    at = np.full(n, frame.height, dtype=np.int64)
+    at[np.asarray(rows, dtype=np.int64)] = np.arange(frame.height, dtype=np.int64)
+    return pl.concat([frame, frame.clear(1)], rechunk=True)[at]
 
 
 def union_lists(first: pl.Series, second: pl.Series) -> pl.Series:

@@ -50,9 +50,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from counterwatch.detect.frames import distinct_rows
 from counterwatch.detect.index import BucketTable, _minhash_kernels, bits_for, fmix64
 from counterwatch.detect.index._minhash_kernels import _EMPTY, _PAD, _PRIME
-from counterwatch.detect.frames import distinct_rows
 from counterwatch.detect.normalize import NOT_WORD_RUNS
 
 _DENSIFY_ROUNDS_PER_BIN = 16  # probe rounds, times num_perm; a bin still empty after that is vanishingly rare

@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from counterwatch.detect.catalog import resolve_han
-from counterwatch.detect.frames import distinct_of, key_column, with_distinct_keys
+from counterwatch.detect.frames import distinct_of, key_column, place_rows, with_distinct_keys
 from counterwatch.detect.normalize import plain, skeleton_of_plain, text_views, token_view
 from counterwatch.detect.signals.base import Example, Signal
 
@@ -253,9 +253,7 @@ class BrandMention(Signal):
             .group_by("_row", maintain_order=True)
             .first()
         )
-        per_row = pl.DataFrame({"_row": pl.arange(0, n, dtype=pl.UInt32, eager=True)}).join(
-            best.select("_row", "brand_idx", "m"), on="_row", how="left", maintain_order="left"
-        )
+        per_row = place_rows(best.select("brand_idx", "m"), best["_row"], n)
         return per_row["brand_idx"].cast(pl.Int32), per_row["m"]
 
     def prepare(self, ctx) -> _Matchers:  # type: ignore[no-untyped-def]

@@ -66,7 +66,8 @@ def _count_others(
     listing_row: np.ndarray, payload: np.ndarray, listing_id: pl.Series, confirmed_ids: pl.Series
 ) -> np.ndarray:
     """Per listing, the distinct matched confirmed listings (``payload``: rows of ``confirmed_ids``,
-    the context's ``confirmed_series``: the ids, then a null) other than itself, int32. ``listing_row`` is ascending (each listing's matches together).
+    the context's ``confirmed_series``: the ids, then a null) other than itself, int32.
+    ``listing_row`` is ascending (each listing's matches together).
 
     Ids are compared as integer codes, made only for the payloads and listings at hand: equal ids
     get equal codes (a missing id equals a missing id, as ``one`` compares them), and a listing id

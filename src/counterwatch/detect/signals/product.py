@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import numpy as np
 import polars as pl
 
-from counterwatch.detect.frames import per_distinct, union_lists
+from counterwatch.detect.frames import per_distinct, place_rows, union_lists
 from counterwatch.detect.signals.base import Example, Signal
 
 _HAN = r"\p{Han}"
@@ -76,11 +75,7 @@ class ProductLine(Signal):
             .group_by("_row", maintain_order=True)
             .first()
         )
-        # Each row's best product, or nulls: ``best`` has one row per listing with a hit, in row order,
-        # gathered into place after an appended row of nulls (a gather, not a join on the row number).
-        at = np.full(n, best.height, dtype=np.int64)
-        at[best["_row"].to_numpy()] = np.arange(best.height, dtype=np.int64)
-        per_row = pl.concat([best, best.clear(1)], rechunk=True)[at]
+        per_row = place_rows(best, best["_row"], n)  # each row's best product, or nulls
         strong = per_row["product_hits"] >= MIN_IMPLIED_HITS
         return df.with_columns(
             per_row["product_id"],
