@@ -6,6 +6,7 @@ import datetime as dt
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
@@ -92,7 +93,7 @@ def test_parts_appended_one_at_a_time_make_the_same_file(tmp_path):
             half.append(parts[0])
         assert out.finish() == 15
     assert (tmp_path / "one.parquet").read_bytes() == (tmp_path / "all.parquet").read_bytes()
-    with pytest.raises(Exception):
+    with pytest.raises(pa.ArrowInvalid):  # no footer
         pq.read_table(tmp_path / "half.parquet")
     with pytest.raises(ValueError, match="no Parquet file"), Concatenation(tmp_path / "none.parquet") as empty:
         empty.finish()

@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 from counterwatch.detect import frames
 from counterwatch.detect.frames import distinct_rows, per_distinct, with_distinct_keys
 
-texts = st.lists(st.one_of(st.none(), st.text(max_size=6), st.sampled_from(["Rolex", "rolex", "", "劳力士"])), max_size=60)
+texts = st.lists(
+    st.one_of(st.none(), st.text(max_size=6), st.sampled_from(["Rolex", "rolex", "", "劳力士"])), max_size=60
+)
 
 
 def _expected(values: list[str | None]) -> tuple[list[int], list[int]]:

@@ -297,7 +297,8 @@ def test_the_workers_module_imports_nothing_they_do_not_use():
 def _worker_threads(_: int) -> tuple[list[int], str | None]:
     from threadpoolctl import threadpool_info
 
-    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"], os.environ.get("POLARS_MAX_THREADS")
+    blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    return blas, os.environ.get("POLARS_MAX_THREADS")
 
 
 def test_workers_run_one_blas_thread_and_one_polars_thread():

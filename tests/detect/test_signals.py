@@ -184,7 +184,9 @@ def test_relisting_batch_and_one_agree_on_missing_listing_ids():
     df = pl.DataFrame(
         {"listing_id": [None, "C1", "L3"], "brand_id": ["b1", "b1", "b2"], "implied_brand_id": [None, None, None],
          "_title_plain": [titles[0], titles[0], "nike air max 90 white red!"]},
-        schema={"listing_id": pl.String, "brand_id": pl.String, "implied_brand_id": pl.String, "_title_plain": pl.String},
+        schema={
+            "listing_id": pl.String, "brand_id": pl.String, "implied_brand_id": pl.String, "_title_plain": pl.String
+        },
     )  # fmt: skip
     got = Relisting().compute(df, ctx).select("relist_of", "relist_similarity").rows()
     want = []
